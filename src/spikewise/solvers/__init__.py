@@ -1,0 +1,3 @@
+"""The theory side: spectral laws, Stieltjes-transform solvers, outlier engines."""
+
+__all__: list[str] = []
