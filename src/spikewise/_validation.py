@@ -195,7 +195,9 @@ def check_array(
                 f"Got an array of shape {arr.shape} instead."
             )
     if shape is not None:
-        ok = len(shape) == arr.ndim and all(s is None or s == t for s, t in zip(shape, arr.shape))
+        ok = len(shape) == arr.ndim and all(
+            s is None or s == t for s, t in zip(shape, arr.shape, strict=False)
+        )
         if not ok:
             want = "(" + ", ".join("any" if s is None else str(s) for s in shape) + ")"
             raise InvalidParameterError(
