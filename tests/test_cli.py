@@ -1,0 +1,55 @@
+"""The command line: --version, demo writes a PNG and prints where, bad options fail clearly."""
+
+import subprocess
+import sys
+
+import pytest
+
+import spikewise
+from spikewise.cli import main
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    assert info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"spikewise {spikewise.__version__}"
+
+
+def test_no_command_prints_help(capsys):
+    assert main([]) == 0
+    assert "demo" in capsys.readouterr().out
+
+
+def test_demo_writes_png_and_reports_it(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--d", "120", "--seed", "3"]) == 0
+    out = capsys.readouterr().out
+    png = tmp_path / "spikewise_demo.png"
+    assert png.is_file()
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"Wrote {png}" in out
+    assert "theory" in out and "measured" in out
+
+
+def test_demo_accepts_a_png_file_name(tmp_path, capsys):
+    target = tmp_path / "sub" / "fig.png"
+    assert main(["demo", "--out", str(target), "--d", "100"]) == 0
+    assert target.is_file()
+
+
+def test_demo_rejects_bad_values(tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--out", str(tmp_path), "--d", "-5"])
+    assert info.value.code == 2
+    assert "positive integer" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--out", str(tmp_path), "--psi", "-1"])
+    assert info.value.code == 2
+    assert "'psi'" in capsys.readouterr().err
+
+
+def test_console_script_entry_point_runs():
+    done = subprocess.run([sys.executable, "-m", "spikewise.cli", "--version"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert spikewise.__version__ in done.stdout
