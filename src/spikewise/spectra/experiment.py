@@ -1,0 +1,626 @@
+r"""One-call experiments: :func:`one_step` and :func:`two_step`.
+
+Draw a teacher and data, initialize the network, take one (or two) full-batch gradient steps
+on the first layer in our convention (:mod:`spikewise.spectra.steps`), and measure what
+changed: the spike of the update, the singular values of ``W0``, ``W1`` (``W2``), the
+conjugate-kernel spectra before and after, the alignments of the top singular vectors with
+the teacher directions and of the CK outlier eigenvectors with ``He_k(X beta)``, and, on
+request, ridge regression of the second layer on the learned features.
+
+Memory: besides X and the weights, the pipeline holds two n x N buffers (the preactivation,
+overwritten by the fused backprop kernel, and the features) and one Gram matrix at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse.linalg import svds
+
+from spikewise._validation import (
+    InvalidParameterError,
+    check_array,
+    check_option,
+    check_scalar,
+)
+from spikewise.spectra._activation_apply import (
+    activate_inplace,
+    activated_gram,
+    backprop_given_output,
+    backprop_inplace,
+    resolve_activation,
+)
+from spikewise.spectra._linalg import eigh_top, gram, thread_limits
+from spikewise.spectra.alignments import hermite_alignments, squared_overlaps
+from spikewise.spectra.features import ORIENTATIONS
+from spikewise.spectra.ridge import RidgePath, ridge_path
+from spikewise.spectra.sampling import (
+    _check_dtype,
+    init_first_layer,
+    init_second_layer,
+    make_teacher,
+    sample_dataset,
+    sample_inputs,
+)
+from spikewise.spectra.spectrum import Spectrum, top_ck_eigen, top_singular
+from spikewise.spectra.steps import LabelPreprocessing, _axpy_gemm, _check_remove
+
+__all__ = ["Spike", "ExperimentResult", "one_step", "two_step"]
+
+_SPECTRA_ONE = ("W0", "W1", "ck0", "ck1")
+
+#: Benchmarks set this to a dict to receive the time spent per stage (seconds).
+_STAGE_TIMES: dict | None = None
+#: The clock of the stage timer (benchmarks may use ``time.process_time``).
+_CLOCK = time.perf_counter
+_last_mark = [0.0]
+
+
+def _mark(stage: str | None) -> None:
+    """Charge the time since the previous mark to ``stage`` (no-op unless benchmarking)."""
+    if _STAGE_TIMES is None:
+        return
+    now = _CLOCK()
+    if stage is not None:
+        _STAGE_TIMES[stage] = _STAGE_TIMES.get(stage, 0.0) + now - _last_mark[0]
+    _last_mark[0] = now
+
+
+@dataclass(frozen=True, eq=False)
+class Spike:
+    """The top singular triple of a weight update ``W_{t+1} - W_t`` (d x N).
+
+    ``value`` is its largest singular value, ``left`` (d,) and ``right`` (N,) the unit
+    singular vectors. Ba et al. (2022) predict ``left ~ beta`` and ``right ~ a / |a|`` with
+    ``value ~ eta |mu_1| |X^T y / n| |a|``.
+    """
+
+    value: float
+    left: np.ndarray = field(repr=False)
+    right: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True, eq=False)
+class ExperimentResult:
+    """Everything a one- or two-step run measured, labelled.
+
+    Attributes
+    ----------
+    weights : dict
+        ``{"W0": ..., "W1": ...(, "W2": ...)}``, each d x N.
+    a : ndarray (N,)
+        The fixed second layer.
+    teacher : Teacher
+    X, y : ndarray
+        The (first) training batch and its labels (after preprocessing).
+    outputs : dict
+        The network output on each step's batch before that step (``"step1"``, ``"step2"``).
+    etas : tuple of float
+        The learning rates used.
+    spikes : dict of Spike
+        ``"step1"`` (``W1 - W0``), ``"step2"``.
+    spectra : dict of Spectrum
+        Among ``"W0", "W1", "W2"`` (singular values) and ``"ck0", "ck1", "ck2"`` (CK Gram
+        eigenvalues in the chosen orientation).
+    alignments : dict of ndarray
+        ``"W1"``/``"W2"``: (k_top, m) squared overlaps of the top left singular vectors with
+        the m teacher directions; ``"spike1"``/``"spike2"``: (1, m) for the update's spike;
+        ``"ck1"``/``"ck2"``: (k_top, m, len(degrees)) overlaps of the top CK eigenvectors
+        (sample space) with the normalized ``He_k(X beta_j)``.
+    ridge : RidgePath or None
+        Ridge on the final features (train batch; test error on ``n_test`` fresh samples).
+    params : dict
+        The parameters (sizes, ratios, activation, learning rates, options).
+    seed : object
+        The entropy (and spawn key) of the seed sequence, or None if a Generator was passed.
+    X_ck : ndarray or None
+        The independent inputs of the CK features (``ck_inputs="fresh"``), else None (the
+        features then use ``X`` and, for a fresh second batch, that batch).
+    """
+
+    weights: dict = field(repr=False)
+    a: np.ndarray = field(repr=False)
+    teacher: object = field(repr=False)
+    X: np.ndarray = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    outputs: dict = field(repr=False)
+    etas: tuple
+    spikes: dict = field(repr=False)
+    spectra: dict = field(repr=False)
+    alignments: dict = field(repr=False)
+    ridge: RidgePath | None = field(repr=False)
+    params: dict
+    seed: object = None
+    X_ck: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def W0(self):
+        return self.weights["W0"]
+
+    @property
+    def W1(self):
+        return self.weights["W1"]
+
+    @property
+    def W2(self):
+        return self.weights.get("W2")
+
+    @property
+    def spike(self) -> Spike:
+        """The first step's spike."""
+        return self.spikes["step1"]
+
+
+def _seeded(rng, owner):
+    if rng is None or isinstance(rng, int | np.integer):
+        if rng is not None and int(rng) < 0:
+            raise InvalidParameterError(
+                f"The 'rng' parameter of {owner} must be None, a non-negative int, a "
+                f"SeedSequence or a numpy Generator. Got {rng!r} instead."
+            )
+        ss = np.random.SeedSequence(None if rng is None else int(rng))
+        return np.random.default_rng(ss), ss.entropy
+    if isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng), (rng.entropy, tuple(rng.spawn_key))
+    if isinstance(rng, np.random.Generator):
+        return rng, None
+    raise InvalidParameterError(
+        f"The 'rng' parameter of {owner} must be None, a non-negative int, a SeedSequence or "
+        f"a numpy Generator. Got {type(rng).__name__} instead."
+    )
+
+
+def _spike(W_new, W_old, a) -> Spike:
+    """Top singular triple of ``D = W_new - W_old`` by power iteration started at ``D a``.
+
+    The update is nearly rank one with a well separated top singular value, so a few
+    iterations (each two GEMVs on the materialized difference) reach ``||u - u_prev|| <
+    1e-10``; when the spike is not separated (50 iterations without convergence) ARPACK
+    ``svds`` takes over from the current vector.
+    """
+    D = W_new - W_old
+    tol = 1e-10 if D.dtype == np.float64 else 1e-4
+    d, N = D.shape
+    if min(d, N) <= 2:
+        U, s, Vt = np.linalg.svd(D, full_matrices=False)
+        u, s0, v = U[:, 0], s[0], Vt[0]
+    else:
+        u = D @ (np.asarray(a, dtype=D.dtype) + D.dtype.type(1e-3))
+        nu = np.linalg.norm(u)
+        u = u / nu if nu > 0 else np.ones(d) / np.sqrt(d)
+        converged = False
+        for _ in range(50):
+            v = D.T @ u
+            v /= max(np.linalg.norm(v), 1e-300)
+            u_new = D @ v
+            s0 = float(np.linalg.norm(u_new))
+            if s0 == 0.0:
+                break
+            u_new /= s0
+            if np.linalg.norm(u_new - u) < tol:
+                u = u_new
+                converged = True
+                break
+            u = u_new
+        if not converged:
+            if min(d, N) > 3:
+                v0 = u if d <= N else D.T @ u
+                U, s, Vt = svds(D.astype(np.float64, copy=False), k=1, solver="arpack",
+                                v0=v0.astype(np.float64))
+                u, s0, v = U[:, 0], float(s[0]), Vt[0]
+            else:  # pragma: no cover - tiny matrices
+                U, s, Vt = np.linalg.svd(D, full_matrices=False)
+                u, s0, v = U[:, 0], s[0], Vt[0]
+        else:
+            v = D.T @ u
+            s0 = float(np.linalg.norm(v))
+            v = v / s0
+    u = np.asarray(u, dtype=np.float64)
+    v = np.asarray(v, dtype=np.float64)
+    j = int(np.argmax(np.abs(u)))
+    sg = 1.0 if u[j] >= 0 else -1.0
+    return Spike(value=float(s0), left=u * sg, right=v * sg)
+
+
+def _topk_method(shape, k):
+    """Lanczos for a few top vectors of a large matrix; dense when k is not small."""
+    return "lanczos" if min(shape) > 4 * k + 20 else "dense"
+
+
+def _weight_spectrum(W, k, params, source):
+    """Singular values of W (d x N) through the smaller Gram, and top-k left vectors."""
+    d, N = W.shape
+    G = gram(W, side="rows" if d <= N else "cols")
+    _mark("Gram")
+    if d <= N:
+        vals, U = eigh_top(G, k, overwrite=True)
+    else:
+        vals, V = eigh_top(G, k, overwrite=True)
+        U = None
+        if k:
+            B = (W @ V.astype(W.dtype)).astype(np.float64)
+            U = B / np.where(np.linalg.norm(B, axis=0) > 0, np.linalg.norm(B, axis=0), 1.0)
+    _mark("eigen")
+    s = np.sqrt(np.clip(vals.astype(np.float64), 0.0, None))
+    spec = Spectrum(s, kind="singular", source=source, params={**params, "tw_size": min(d, N)})
+    return spec, (None if U is None else U.astype(np.float64))
+
+
+def _ck_spectrum(F, k, orientation, params, source, *, shape=None, gram_side=None):
+    """CK Gram eigenvalues (requested orientation) and top-k sample-space eigenvectors.
+
+    With ``gram_side=(G, side)`` the (upper-triangle) Gram of the smaller side is given,
+    already scaled by 1/n ("cols") or 1/N ("rows"), and F is not needed (k must be 0).
+    """
+    n, N = F.shape if shape is None else shape
+    if gram_side is None:
+        side = "cols" if N <= n else "rows"
+        G = gram(F, side=side, scale=1.0 / n if side == "cols" else 1.0 / N)
+        _mark("Gram")
+    else:
+        G, side = gram_side
+    vals, V = eigh_top(G, k, overwrite=True)
+    del G
+    vals = vals.astype(np.float64)
+    Us = None
+    if side == "cols":  # eigenvalues of F^T F / n
+        if orientation == "sample":
+            vals = np.concatenate([np.zeros(n - N), vals * (n / N)])
+        if k:
+            B = (F @ V.astype(F.dtype)).astype(np.float64)
+            Us = B / np.where(np.linalg.norm(B, axis=0) > 0, np.linalg.norm(B, axis=0), 1.0)
+    else:  # eigenvalues of F F^T / N
+        if orientation == "feature":
+            vals = np.concatenate([np.zeros(N - n), vals * (N / n)])
+        Us = None if V is None else V.astype(np.float64)
+    _mark("eigen")
+    spec = Spectrum(
+        vals,
+        kind="eigen",
+        source=source,
+        params={**params, "orientation": orientation, "tw_size": min(n, N)},
+    )
+    return spec, Us
+
+
+def _validate_common(owner, n, d, N, eta0, alpha, noise, spectra, allowed, k_top, degrees,
+                     orientation, ck_inputs, n_test, lambdas, dtype, preprocess, init,
+                     second_layer, n_threads, n_index):
+    n = check_scalar(n, "n", owner, kind="int", lower=1)
+    d = check_scalar(d, "d", owner, kind="int", lower=1)
+    N = check_scalar(N, "N", owner, kind="int", lower=1)
+    eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
+    alpha = check_scalar(alpha, "alpha", owner)
+    noise = check_scalar(noise, "noise", owner, lower=0.0)
+    n_index = check_scalar(n_index, "n_index", owner, kind="int", lower=1, upper=d)
+    spectra = tuple(spectra)
+    for s in spectra:
+        check_option(s, "spectra", owner, allowed)
+    k_top = check_scalar(k_top, "k_top", owner, kind="int", lower=0)
+    degrees = tuple(check_scalar(k, "degrees", owner, kind="int", lower=1) for k in degrees)
+    check_option(orientation, "orientation", owner, ORIENTATIONS)
+    check_option(ck_inputs, "ck_inputs", owner, ("train", "fresh"))
+    n_test = check_scalar(n_test, "n_test", owner, kind="int", lower=0)
+    if lambdas is not None:
+        lambdas = check_array(lambdas, "lambdas", owner, ndim=(0, 1)).reshape(-1)
+        if lambdas.size == 0 or np.any(lambdas < 0):
+            raise InvalidParameterError(
+                f"The 'lambdas' parameter of {owner} must be a non-empty array of floats >= 0. "
+                f"Got {lambdas!r} instead."
+            )
+    dt = _check_dtype(dtype, owner).type
+    remove = _check_remove(preprocess, owner)
+    check_option(init, "init", owner, ("gaussian", "unit"))
+    check_option(second_layer, "second_layer", owner, ("gaussian", "rademacher", "constant"))
+    if n_threads is not None:
+        check_scalar(n_threads, "n_threads", owner, kind="int", lower=1)
+    return (n, d, N, eta0, alpha, noise, spectra, k_top, degrees, n_test, lambdas, dt, remove,
+            n_index)
+
+
+def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch, init,
+         second_layer, preprocess, ck_inputs, orientation, spectra, k_top, degrees, n_test,
+         lambdas, dtype, n_threads, rng, keep_features):
+    n_steps = len(etas_spec)
+    allowed = _SPECTRA_ONE + (("W2", "ck2") if n_steps == 2 else ())
+    flat_eta = [x for pair in etas_spec for x in pair]
+    (n, d, N, _, _, noise, spectra, k_top, degrees, n_test, lambdas, dt, remove,
+     n_index) = _validate_common(owner, n, d, N, flat_eta[0], flat_eta[1], noise, spectra,
+                                 allowed, k_top, degrees, orientation, ck_inputs, n_test,
+                                 lambdas, dtype, preprocess, init, second_layer, n_threads,
+                                 n_index)
+    etas_checked = []
+    for t, (e0, al) in enumerate(etas_spec, start=1):
+        suffix = "" if t == 1 else f"_{t}"
+        e0 = check_scalar(e0, f"eta0{suffix}", owner, lower=0.0)
+        al = check_scalar(al, f"alpha{suffix}", owner)
+        etas_checked.append((e0, al, e0 * float(N) ** al))
+    act = resolve_activation(activation, "activation", owner)
+    gen, seed = _seeded(rng, owner)
+    k_top = min(k_top, d, N, n)
+
+    with thread_limits(n_threads, owner=owner):
+        _mark(None)
+        teacher = make_teacher(d, target=target, n_index=n_index, noise=noise, rng=gen)
+        X64, y_raw = sample_dataset(n, teacher, rng=gen)
+        W = init_first_layer(d, N, init=init, rng=gen, dtype=dt)
+        a = init_second_layer(N, kind=second_layer, rng=gen)
+        X_ck64 = sample_inputs(n, d, rng=gen) if ck_inputs == "fresh" else None
+        batches = [(X64, y_raw)]
+        if n_steps == 2:
+            batches.append(sample_dataset(n, teacher, rng=gen) if batch == "fresh" else batches[0])
+        test = sample_dataset(n_test, teacher, rng=gen) if (n_test and lambdas is not None) \
+            else None
+        _mark("sample")
+
+        params = {
+            "n": n, "d": d, "N": N, "psi": n / d, "phi": N / d,
+            "activation": act.name, "target": teacher.params["target"], "n_index": n_index,
+            "noise": noise, "init": init, "second_layer": second_layer,
+            "preprocess": "+".join(remove) or "none", "ck_inputs": ck_inputs,
+            "dtype": np.dtype(dt).name, "steps": n_steps,
+        }
+        for t, (e0, al, eta) in enumerate(etas_checked, start=1):
+            sfx = "" if t == 1 else f"_{t}"
+            params.update({f"eta0{sfx}": e0, f"alpha{sfx}": al, f"eta{sfx}": eta})
+        if n_steps == 2:
+            params["batch"] = batch
+
+        Xc = None if X_ck64 is None else X_ck64.astype(dt, copy=False)
+        weights = {"W0": W}
+        outputs, spikes, specs, aligns = {}, {}, {}, {}
+        y_used = None
+        F = None
+        if "W0" in spectra:
+            specs["W0"], _ = _weight_spectrum(W, 0, params, "W0")
+        for t in range(1, n_steps + 1):
+            Xb64, yb = batches[t - 1]
+            Xb = Xb64.astype(dt, copy=False)
+            if remove:
+                yb = LabelPreprocessing.fit(Xb64, yb, remove=remove).transform(Xb64, yb)
+            if t == 1:
+                y_used = yb
+            W_old = weights[f"W{t - 1}"]
+            _mark("other")
+            H = Xb @ W_old if F is None else np.matmul(Xb, W_old, out=F)
+            F = None
+            _mark("GEMM X W")
+            if t == 1 and "ck0" in spectra and Xc is None:
+                # sigma(X W0) is made block by block: its Gram and the output f, never whole
+                G0, f, side = activated_gram(H, act, a, scale=1.0 / (n if N <= n else N))
+                _mark("activation + Gram")
+                specs["ck0"], _ = _ck_spectrum(None, 0, orientation, params, "CK(W0)",
+                                               shape=(n, N), gram_side=(G0, side))
+                del G0
+                backprop_given_output(H, yb, a, f, act)
+                _mark("fused backprop")
+            else:
+                if t == 1 and "ck0" in spectra:
+                    F0 = activate_inplace(np.matmul(Xc, W_old), act)
+                    _mark("activation")
+                    specs["ck0"], _ = _ck_spectrum(F0, 0, orientation, params, "CK(W0)")
+                    del F0
+                f = backprop_inplace(H, yb, a, act)
+            eta = etas_checked[t - 1][2]
+            W_new = np.array(W_old, order="C", copy=True)
+            _axpy_gemm(W_new, Xb, H, eta / n)
+            F, H = H, None  # the n x N buffer is reused for the new features
+            _mark("GEMM X^T M")
+            weights[f"W{t}"] = W_new
+            outputs[f"step{t}"] = f
+            spikes[f"step{t}"] = _spike(W_new, W_old, a)
+            aligns[f"spike{t}"] = squared_overlaps(spikes[f"step{t}"].left, teacher.directions)
+            _mark("spike")
+            if f"W{t}" in spectra:
+                specs[f"W{t}"], U = _weight_spectrum(W_new, k_top, params, f"W{t}")
+            elif k_top:  # only the top vectors are wanted: Lanczos
+                _, U, _ = top_singular(W_new, k_top, method=_topk_method(W_new.shape, k_top))
+                _mark("top-k Lanczos")
+            if k_top:
+                aligns[f"W{t}"] = squared_overlaps(U, teacher.directions)
+            _mark("other")
+            need_f = f"ck{t}" in spectra or (t == n_steps and lambdas is not None) \
+                or (k_top and t == n_steps)
+            if need_f:
+                np.matmul(Xb if Xc is None else Xc, W_new, out=F)
+                _mark("GEMM X W")
+                activate_inplace(F, act)
+                _mark("activation")
+                if f"ck{t}" in spectra or k_top:
+                    if f"ck{t}" in spectra:
+                        specs[f"ck{t}"], Us = _ck_spectrum(F, k_top, orientation, params,
+                                                           f"CK(W{t})")
+                    else:  # only the top vectors are wanted: Lanczos
+                        _, Us = top_ck_eigen(F, k_top, orientation="sample",
+                                             method=_topk_method(F.shape, k_top))
+                        _mark("top-k Lanczos")
+                    if k_top:
+                        Xh = Xb64 if Xc is None else X_ck64
+                        aligns[f"ck{t}"] = hermite_alignments(
+                            Us, Xh, teacher.directions, degrees=degrees
+                        )
+                    _mark("other")
+        ridge = None
+        if lambdas is not None:
+            # the features of the final weights on the last training batch
+            W_fin = weights[f"W{n_steps}"]
+            Xb64, yb = batches[-1]
+            Xb = Xb64.astype(dt, copy=False)
+            if Xc is not None:  # F holds the features on the fresh inputs
+                np.matmul(Xb, W_fin, out=F)
+                activate_inplace(F, act)
+            Ft = Fy = None
+            if test is not None:
+                Ft = activate_inplace(test[0].astype(dt) @ W_fin, act)
+                Fy = test[1]
+                if remove:
+                    prep = LabelPreprocessing.fit(Xb64, yb, remove=remove)
+                    Fy = prep.transform(test[0], test[1])
+            if remove:
+                yb = LabelPreprocessing.fit(Xb64, yb, remove=remove).transform(Xb64, yb)
+            ridge = ridge_path(
+                F.astype(np.float64), yb, lambdas=lambdas, F_test=None if Ft is None else
+                Ft.astype(np.float64), y_test=Fy
+            )
+        if not keep_features:
+            F = None
+        _mark("other")
+
+    return ExperimentResult(
+        weights=weights,
+        a=a,
+        teacher=teacher,
+        X=X64,
+        y=y_used,
+        outputs=outputs,
+        etas=tuple(e[2] for e in etas_checked),
+        spikes=spikes,
+        spectra=specs,
+        alignments=aligns,
+        ridge=ridge,
+        params=params,
+        seed=seed,
+        X_ck=X_ck64,
+    )
+
+
+def one_step(
+    *,
+    n: int,
+    d: int,
+    N: int,
+    activation="relu",
+    target="relu",
+    n_index: int = 1,
+    noise: float = 0.0,
+    eta0: float = 1.0,
+    alpha: float = 0.0,
+    init: str = "gaussian",
+    second_layer: str = "gaussian",
+    preprocess=None,
+    ck_inputs: str = "train",
+    orientation: str = "feature",
+    spectra=_SPECTRA_ONE,
+    k_top: int = 5,
+    degrees=(1, 2, 3),
+    n_test: int = 0,
+    lambdas=None,
+    dtype="float64",
+    n_threads=None,
+    rng=None,
+) -> ExperimentResult:
+    r"""Train a two-layer network for one gradient step and measure its spectra.
+
+    In our convention (:mod:`spikewise.conventions`): ``X`` (n x d) Gaussian, ``W0`` (d x N)
+    ``N(0, 1/d)`` (or unit-norm neurons), ``a`` fixed, ``y = g(X B) + noise``, and
+
+    .. math:: W_1 = W_0 + \frac{\eta}{n} X^\top [((y - f(X)) a^\top) \odot \sigma'(X W_0)],
+              \quad \eta = \eta_0 N^\alpha,
+
+    with the network output ``f(X)`` at initialization kept (Ba et al. 2022 for alpha = 0;
+    Moniri et al. 2023 for alpha > 0, where the CK carries several spikes).
+
+    Parameters
+    ----------
+    n, d, N : int
+        Samples, input dimension, width (``psi = n/d``, ``phi = N/d``).
+    activation : str or Activation
+        Student activation sigma.
+    target : str, Activation, sequence of them, or callable
+        Teacher link (see :func:`~spikewise.spectra.sampling.make_teacher`).
+    n_index : int
+        Number of teacher directions.
+    noise : float
+        Label-noise standard deviation.
+    eta0, alpha : float
+        Learning rate ``eta = eta0 * N^alpha`` (eta0 >= 0).
+    init : {"gaussian", "unit"}
+        ``W0`` entries ``N(0, 1/d)`` or unit-norm neurons.
+    second_layer : {"gaussian", "rademacher", "constant"}
+    preprocess : None, "mean", "linear" or both
+        Label parts removed with training statistics.
+    ck_inputs : {"train", "fresh"}
+        CK features on the training inputs or on an independent sample of n inputs.
+    orientation : {"feature", "sample"}
+        CK Gram ``F^T F / n`` or ``F F^T / N``.
+    spectra : tuple
+        Which dense spectra to compute, among ``"W0", "W1", "ck0", "ck1"``.
+    k_top : int
+        Number of top singular / eigen vectors for the alignments (0: none).
+    degrees : tuple of int
+        Hermite degrees for the CK alignments.
+    n_test : int
+        Fresh samples for the ridge test error.
+    lambdas : array_like, optional
+        Ridge path (our convention) on the learned features.
+    dtype : {"float64", "float32"}
+    n_threads : int, optional
+        BLAS and Numba threads. The sample and the Numba kernels are bitwise identical for
+        any count; multithreaded BLAS changes results in the last bits only.
+    rng : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    ExperimentResult
+    """
+    return _run(
+        "one_step", n=n, d=d, N=N, activation=activation, target=target, n_index=n_index,
+        noise=noise, etas_spec=((eta0, alpha),), batch="reuse", init=init,
+        second_layer=second_layer, preprocess=preprocess, ck_inputs=ck_inputs,
+        orientation=orientation, spectra=spectra, k_top=k_top, degrees=degrees,
+        n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads, rng=rng,
+        keep_features=False,
+    )
+
+
+def two_step(
+    *,
+    n: int,
+    d: int,
+    N: int,
+    activation="relu",
+    target="relu",
+    n_index: int = 1,
+    noise: float = 0.0,
+    eta0: float = 1.0,
+    alpha: float = 0.0,
+    eta0_2: float = 1.0,
+    alpha_2: float = 0.0,
+    batch: str = "fresh",
+    init: str = "gaussian",
+    second_layer: str = "gaussian",
+    preprocess=None,
+    ck_inputs: str = "train",
+    orientation: str = "feature",
+    spectra=("W0", "W1", "W2", "ck0", "ck1", "ck2"),
+    k_top: int = 5,
+    degrees=(1, 2, 3),
+    n_test: int = 0,
+    lambdas=None,
+    dtype="float64",
+    n_threads=None,
+    rng=None,
+) -> ExperimentResult:
+    r"""Two gradient steps on the first layer (Moniri & Hassani 2025), fresh or reused batch.
+
+    ``W_2 = W_1 + (eta_2 / n) X_2^T [((y_2 - f_{W_1}(X_2)) a^T) * sigma'(X_2 W_1)]`` with
+    ``eta_t = eta0_t N^{alpha_t}``; ``X_2 = X`` for ``batch="reuse"`` (which lets the second
+    step learn directions of information exponent > 1), a fresh batch otherwise. Label
+    preprocessing is fitted on each step's own batch. Other parameters as in
+    :func:`one_step`; ``spectra`` may also name ``"W2"`` and ``"ck2"``.
+
+    Returns
+    -------
+    ExperimentResult
+    """
+    check_option(batch, "batch", "two_step", ("fresh", "reuse"))
+    return _run(
+        "two_step", n=n, d=d, N=N, activation=activation, target=target, n_index=n_index,
+        noise=noise, etas_spec=((eta0, alpha), (eta0_2, alpha_2)), batch=batch, init=init,
+        second_layer=second_layer, preprocess=preprocess, ck_inputs=ck_inputs,
+        orientation=orientation, spectra=spectra, k_top=k_top, degrees=degrees,
+        n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads, rng=rng,
+        keep_features=False,
+    )

@@ -1,0 +1,348 @@
+"""The frozen :class:`Spectrum` result and the dense / top-k spectral computations.
+
+Dense spectra go through the smaller Gram matrix (``sqrt(eigvalsh(A A^T))`` for singular
+values, 5-6x faster than ``svdvals`` and equal to 1e-13; DESIGN.md); only when outliers alone
+are wanted, :func:`top_singular` and :func:`top_ck_eigen` use Lanczos (ARPACK) with a fixed
+start vector, so they are reproducible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator, eigsh, svds
+
+from spikewise._validation import (
+    InvalidParameterError,
+    check_array,
+    check_option,
+    check_scalar,
+)
+from spikewise.spectra._kernels import _histogram_uniform, _stieltjes_empirical
+from spikewise.spectra._linalg import eigh_top, gram_spectrum
+from spikewise.spectra.features import ORIENTATIONS
+
+__all__ = [
+    "Spectrum",
+    "eigen_spectrum",
+    "singular_spectrum",
+    "ck_spectrum",
+    "top_singular",
+    "top_ck_eigen",
+    "tracy_widom_margin",
+]
+
+
+def tracy_widom_margin(edge: float, size: int, *, kind: str = "eigen", factor: float = 3.0):
+    """A Tracy-Widom-sized margin ``factor * |edge| * size^{-2/3}`` (halved for singular).
+
+    For a Marchenko-Pastur edge ``(1 + sqrt(c))^2`` the TW scale of the top eigenvalue is
+    ``(1 + sqrt(c)) (1 + 1/sqrt(c))^{1/3} n^{-2/3}`` (Johnstone 2001), i.e. about
+    ``0.63 |edge| n^{-2/3}`` at c = 1, so the default ``factor = 3`` puts the margin about
+    4.8 TW standard deviations (9 above the TW mean) past the edge: a bulk eigenvalue crosses
+    it with probability well below 1e-4. A singular value ``s = sqrt(lambda)`` fluctuates half
+    as much relative to its size, hence the factor 1/2 for ``kind="singular"``.
+    """
+    rel = factor * float(size) ** (-2.0 / 3.0)
+    if kind == "singular":
+        rel *= 0.5
+    return abs(float(edge)) * rel
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """Eigen- or singular values with the matrix and parameters that made them.
+
+    Attributes
+    ----------
+    values : ndarray
+        Sorted ascending, float64, read-only.
+    kind : {"eigen", "singular"}
+    source : str
+        Label of the matrix, e.g. ``"W1"``, ``"CK(W1) F^T F/n"``.
+    params : dict
+        Parameters of the experiment (sizes, activation, eta, ...), used in labels.
+    """
+
+    values: np.ndarray = field(repr=False)
+    kind: str = "eigen"
+    source: str = ""
+    params: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        check_option(self.kind, "kind", "Spectrum", ("eigen", "singular"))
+        vals = check_array(self.values, "values", "Spectrum", ndim=1, dtype=np.float64, copy=True)
+        vals.sort()
+        vals.setflags(write=False)
+        object.__setattr__(self, "values", vals)
+        object.__setattr__(self, "params", dict(self.params))
+
+    def __len__(self) -> int:
+        return self.values.shape[0]
+
+    def __repr__(self) -> str:
+        v = self.values
+        rng = f"[{v[0]:.4g}, {v[-1]:.4g}]" if v.size else "[]"
+        return f"Spectrum(kind={self.kind!r}, source={self.source!r}, size={v.size}, range={rng})"
+
+    # --- law-like interface (so a Spectrum can stand in for a law in ks) -------------------
+    @property
+    def atoms(self):
+        """No atoms are declared for an empirical spectrum (ties are handled in :meth:`ks`)."""
+        return np.empty(0), np.empty(0)
+
+    def cdf(self, x):
+        """The empirical distribution function ``#{values <= x} / m``."""
+        x = np.asarray(x, dtype=np.float64)
+        return np.searchsorted(self.values, x, side="right") / max(len(self), 1)
+
+    def top(self, k: int = 1) -> np.ndarray:
+        """The k largest values, in decreasing order."""
+        k = check_scalar(k, "k", "Spectrum.top", kind="int", lower=0)
+        return self.values[::-1][:k].copy()
+
+    # --- summaries --------------------------------------------------------------------------
+    def histogram(self, bins: int = 50, *, range=None, density: bool = True):
+        """Histogram of the values on ``bins`` equal bins (Numba kernel; equals numpy's).
+
+        Returns ``(heights, edges)``; with ``density=True`` the heights integrate to the
+        fraction of values inside ``range`` (1 by default).
+        """
+        owner = "Spectrum.histogram"
+        bins = check_scalar(bins, "bins", owner, kind="int", lower=1)
+        if range is None:
+            lo, hi = (float(self.values[0]), float(self.values[-1])) if len(self) else (0.0, 1.0)
+        else:
+            lo, hi = (check_scalar(r, "range", owner) for r in range)
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        counts = _histogram_uniform(self.values, lo, hi, bins, np.zeros(bins, dtype=np.int64))
+        edges = np.linspace(lo, hi, bins + 1)
+        if not density:
+            return counts, edges
+        return counts / (max(len(self), 1) * (hi - lo) / bins), edges
+
+    def stieltjes(self, z):
+        """Empirical Stieltjes transform ``m(z) = (1/m) sum_i 1 / (lambda_i - z)``.
+
+        Same sign convention as the laws (``Im m > 0`` for ``Im z > 0``).
+        """
+        z = np.asarray(z)
+        zc = np.ascontiguousarray(z, dtype=np.complex128).ravel()
+        if not np.all(np.isfinite(zc)):
+            raise InvalidParameterError(
+                "The 'z' parameter of Spectrum.stieltjes must contain only finite values."
+            )
+        out = _stieltjes_empirical(self.values, zc, np.empty_like(zc))
+        return out.reshape(z.shape) if z.ndim else out[0]
+
+    def ks(self, law) -> float:
+        """Kolmogorov distance ``sup_x |F_emp(x) - F_law(x)|`` to a law.
+
+        ``law`` is anything with ``cdf(x)`` (and optionally ``atoms = (locations, masses)``),
+        e.g. a law from :mod:`spikewise.solvers` or another :class:`Spectrum` (then the exact
+        two-sample distance). Values within ``1e-9 * max|values|`` of an atom are put on it
+        (numerically zero eigenvalues of a rank-deficient Gram against an atom at 0), and
+        both one-sided limits are compared at every jump.
+        """
+        if not hasattr(law, "cdf"):
+            raise InvalidParameterError(
+                "The 'law' parameter of Spectrum.ks must have a cdf method. "
+                f"Got {type(law).__name__} instead."
+            )
+        m = len(self)
+        if m == 0:
+            raise InvalidParameterError("Spectrum.ks needs a non-empty spectrum.")
+        x = self.values.copy()
+        if isinstance(law, Spectrum):
+            grid = np.union1d(x, law.values)
+            return float(np.max(np.abs(self.cdf(grid) - law.cdf(grid))))
+        locs, masses = getattr(law, "atoms", (np.empty(0), np.empty(0)))
+        locs = np.atleast_1d(np.asarray(locs, dtype=np.float64))
+        masses = np.atleast_1d(np.asarray(masses, dtype=np.float64))
+        tol = 1e-9 * max(float(np.max(np.abs(x))), 1e-300)
+        for loc in locs:
+            x[np.abs(x - loc) <= tol] = loc
+        u, counts = np.unique(x, return_counts=True)
+        right = np.cumsum(counts) / m
+        left = right - counts / m
+        F = np.asarray(law.cdf(u), dtype=np.float64)
+        jump = np.zeros_like(u)
+        for loc, mass in zip(locs, masses, strict=False):
+            jump[u == loc] += mass
+        F_left = F - jump
+        return float(max(np.max(np.abs(right - F)), np.max(np.abs(left - F_left))))
+
+    def outliers(self, edge=None, *, margin=None, size=None) -> np.ndarray:
+        """Values above the bulk's upper edge by more than ``margin`` (decreasing order).
+
+        Parameters
+        ----------
+        edge : float or law
+            The bulk's upper edge, or a law with a ``support`` (list of ``(lo, hi)``), whose
+            largest ``hi`` is used. Required.
+        margin : float, optional
+            Default :func:`tracy_widom_margin` ``(edge, size)``.
+        size : int, optional
+            The dimension entering the Tracy-Widom scale ``size^{-2/3}``; default the
+            matrix's smaller dimension (``params["tw_size"]``, set by the builders of this
+            module), else the number of nonzero values.
+
+        Returns
+        -------
+        ndarray
+            The outlying values, largest first (empty when none).
+        """
+        owner = "Spectrum.outliers"
+        if edge is None:
+            raise InvalidParameterError(
+                f"The 'edge' parameter of {owner} must be a float or a law with a support. "
+                "Got None instead."
+            )
+        if hasattr(edge, "support"):
+            edge = max(hi for _, hi in edge.support)
+        edge = check_scalar(edge, "edge", owner)
+        if margin is None:
+            if size is None:
+                size = self.params.get("tw_size") or max(int(np.count_nonzero(self.values)), 1)
+            margin = tracy_widom_margin(edge, size, kind=self.kind)
+        margin = check_scalar(margin, "margin", owner, lower=0.0)
+        return self.values[self.values > edge + margin][::-1].copy()
+
+    def to_xarray(self):
+        """An ``xarray.DataArray`` over dimension ``"index"`` with kind/source/params attrs."""
+        try:
+            import xarray as xr
+        except ImportError as exc:  # pragma: no cover - optional dependency
+            raise ImportError(
+                "Spectrum.to_xarray needs xarray: pip install 'spikewise[dask]'"
+            ) from exc
+        attrs = {"kind": self.kind, "source": self.source}
+        attrs.update({k: v for k, v in self.params.items() if np.isscalar(v)})
+        return xr.DataArray(
+            np.array(self.values),
+            dims=("index",),
+            coords={"index": np.arange(len(self))},
+            name=self.source or "spectrum",
+            attrs=attrs,
+        )
+
+
+def _matrix(A, name, owner):
+    A = check_array(A, name, owner, ndim=2, dtype=None)
+    if A.dtype not in (np.float32, np.float64):
+        A = A.astype(np.float64)
+    if min(A.shape) < 1:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be non-empty. Got shape {A.shape} instead."
+        )
+    return A
+
+
+def eigen_spectrum(S, *, source: str = "S", params=None) -> Spectrum:
+    """All eigenvalues of a symmetric matrix (LAPACK ``?sytrd`` + ``?sterf``)."""
+    owner = "eigen_spectrum"
+    S = _matrix(S, "S", owner)
+    if S.shape[0] != S.shape[1]:
+        raise InvalidParameterError(
+            f"The 'S' parameter of {owner} must be square. Got shape {S.shape} instead."
+        )
+    vals, _ = eigh_top(S, 0)
+    p = {"tw_size": S.shape[0], **(params or {})}
+    return Spectrum(vals, kind="eigen", source=source, params=p)
+
+
+def singular_spectrum(A, *, source: str = "A", params=None) -> Spectrum:
+    """All ``min(p, q)`` singular values of A, as ``sqrt(eigvalsh)`` of the smaller Gram."""
+    A = _matrix(A, "A", "singular_spectrum")
+    side = "rows" if A.shape[0] <= A.shape[1] else "cols"
+    vals, _ = gram_spectrum(A, side=side)
+    vals = np.sqrt(np.clip(vals.astype(np.float64), 0.0, None))
+    p = {"tw_size": min(A.shape), **(params or {})}
+    return Spectrum(vals, kind="singular", source=source, params=p)
+
+
+def ck_spectrum(F, *, orientation: str = "feature", source: str = "CK", params=None) -> Spectrum:
+    """Eigenvalues of ``F^T F / n`` ("feature") or ``F F^T / N`` ("sample").
+
+    Computed on the smaller Gram; the larger orientation gets its exact zeros appended.
+    """
+    owner = "ck_spectrum"
+    check_option(orientation, "orientation", owner, ORIENTATIONS)
+    F = _matrix(F, "F", owner)
+    n, N = F.shape
+    side, scale = ("cols", 1.0 / n) if orientation == "feature" else ("rows", 1.0 / N)
+    vals, _ = gram_spectrum(F, side=side, scale=scale)
+    p = {"orientation": orientation, "tw_size": min(n, N), **(params or {})}
+    return Spectrum(vals.astype(np.float64), kind="eigen", source=source, params=p)
+
+
+def _v0(m):
+    return np.random.default_rng(20240607).standard_normal(m)
+
+
+def top_singular(A, k: int = 1, *, method: str = "lanczos"):
+    """The k largest singular values of A with left/right vectors ``(s, U, V)``.
+
+    ``method="lanczos"`` uses ARPACK (``svds``, fixed start vector): cheaper than dense only
+    when k is small and the matrix is large (DESIGN.md: 25-70% of a full dense solve on a
+    noise bulk). ``method="dense"`` uses one tridiagonal reduction of the smaller Gram.
+    Values decreasing; ``U`` is (p, k), ``V`` is (q, k).
+    """
+    owner = "top_singular"
+    A = _matrix(A, "A", owner)
+    check_option(method, "method", owner, ("lanczos", "dense"))
+    k = check_scalar(k, "k", owner, kind="int", lower=1, upper=min(A.shape))
+    if method == "lanczos" and k < min(A.shape) - 1:
+        A64 = A.astype(np.float64, copy=False)
+        U, s, Vt = svds(A64, k=k, solver="arpack", v0=_v0(min(A.shape)))
+        order = np.argsort(s)[::-1]
+        U, s, V = U[:, order], s[order], Vt[order].T
+    else:
+        side = "rows" if A.shape[0] <= A.shape[1] else "cols"
+        vals, vecs = gram_spectrum(A, side=side, k=k)
+        s = np.sqrt(np.clip(vals[::-1][:k].astype(np.float64), 0.0, None))
+        vecs = vecs.astype(np.float64)
+        safe = np.where(s > 0, s, 1.0)
+        if side == "rows":
+            U, V = vecs, (A.T.astype(np.float64) @ vecs) / safe
+        else:
+            V, U = vecs, (A.astype(np.float64) @ vecs) / safe
+    # sign convention: largest-magnitude entry of each left vector positive
+    idx = np.argmax(np.abs(U), axis=0)
+    sg = np.sign(U[idx, np.arange(U.shape[1])])
+    sg[sg == 0] = 1.0
+    return s, U * sg, V * sg
+
+
+def top_ck_eigen(F, k: int = 1, *, orientation: str = "feature", method: str = "lanczos"):
+    """The k largest eigenvalues of the CK Gram and their eigenvectors ``(values, vectors)``.
+
+    Lanczos (``eigsh`` on the implicit Gram ``F^T (F v) / n``, never forming it) or dense.
+    """
+    owner = "top_ck_eigen"
+    check_option(orientation, "orientation", owner, ORIENTATIONS)
+    check_option(method, "method", owner, ("lanczos", "dense"))
+    F = _matrix(F, "F", owner)
+    n, N = F.shape
+    m = N if orientation == "feature" else n
+    k = check_scalar(k, "k", owner, kind="int", lower=1, upper=m)
+    if method == "lanczos" and k < m - 1:
+        F64 = F.astype(np.float64, copy=False)
+        if orientation == "feature":
+            op = LinearOperator((N, N), matvec=lambda v: F64.T @ (F64 @ v) / n, dtype=np.float64)
+        else:
+            op = LinearOperator((n, n), matvec=lambda v: F64 @ (F64.T @ v) / N, dtype=np.float64)
+        vals, vecs = eigsh(op, k=k, which="LA", v0=_v0(m))
+        order = np.argsort(vals)[::-1]
+        vals, vecs = vals[order], vecs[:, order]
+    else:
+        side, scale = ("cols", 1.0 / n) if orientation == "feature" else ("rows", 1.0 / N)
+        allv, vecs = gram_spectrum(F, side=side, scale=scale, k=k)
+        vals = allv[::-1][:k].astype(np.float64)
+        vecs = vecs.astype(np.float64)
+    idx = np.argmax(np.abs(vecs), axis=0)
+    sg = np.sign(vecs[idx, np.arange(vecs.shape[1])])
+    sg[sg == 0] = 1.0
+    return vals, vecs * sg
