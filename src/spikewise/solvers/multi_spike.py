@@ -1,0 +1,797 @@
+r"""Multiple spikes of the updated features for a growing learning rate (Moniri et al. 2023).
+
+Convention (spikewise's one convention): inputs ``X`` (n x d) with N(0, I_d) rows, first layer
+``W0`` (d x N) with N(0, 1/d) entries, second layer ``a`` with N(0, 1/N) entries (or
+Rademacher/sqrt(N), or constant 1/sqrt(N)), ``f(x) = a^T sigma(W^T x) / sqrt(N)``, one step
+
+.. math:: W_1 = W_0 + \frac{\eta}{n} X^\top\big[((y - f(X)) a^\top) \odot \sigma'(X W_0)\big],
+   \qquad \eta = \eta_0 N^{\alpha},
+
+teacher ``y = sigma_*(X beta) + noise``. The updated feature matrix is ``F = sigma(X~ W1)``
+on a fresh batch ``X~`` (the setting of Moniri, Lee, Hassani & Dobriban, ICML 2024). Its
+singular values are reported
+in the units of ``F / sqrt(n)``.
+
+Asymptotic rule (Moniri et al. 2023, Thm. 3.x): with ``a_j ~ N^{-1/2}`` the pre-activation
+shift is ``delta_ij = eta mu_1 (x_i^T u) a_j ~ eta / sqrt(N)`` and the degree-``k`` term of
+``sigma(h + delta)`` is the rank-one matrix ``mu_k (eta mu_1)^k s^{\circ k} (a^{\circ k})^T``
+(``s = X~ u``, ``u = X^T y / n``) of norm ``~ sqrt(n) N^{1/2 - k(1/2 - alpha)}`` against a bulk
+of norm ``~ sqrt(n)``: it separates iff ``alpha > (k-1)/(2k)``, so there are ``ell`` spikes for
+``alpha in ((ell-1)/(2 ell), ell/(2 ell + 2))`` (:func:`spike_count`).
+
+Finite N (:func:`visible_spikes`): the Taylor series in ``delta`` is *not* usable at the sizes
+people run (``|delta|`` reaches several units in the tails of ``s_i a_j`` and the truncated
+series grossly overestimates the higher-degree strengths; for ``tanh`` it diverges). The exact
+mean part of ``F`` is the kernel matrix ``K(omega_i, a_j)`` with
+
+.. math:: K(\omega, a) = \mathbb E_h\,\sigma\big(c(a)\,h + \eta\,\mu_1\, a\, s_0(\omega)\big),
+   \qquad h \sim N(0, 1),
+
+where ``s_0 = c_1 z + tau g`` is the projection of a fresh input on ``u`` (``z = x^T beta``, ``g``
+independent standard normal, ``c_1 = E[sigma_*(Z) Z]``, ``tau^2 = (d-1) E[r^2] / n + (E[z^2 y^2] -
+c_1^2)/n + mu_1^2 / N``), and ``c(a)^2 = (1 + 2 eta mu_2 E[y] a)^2 + eta^2 a^2 Var(sigma'(Z))
+E[r^2] d/n`` accounts for the non-rank-one part of the gradient seen by one neuron. The singular
+values of ``K / sqrt(n)`` converge to ``sqrt(N)`` times those of the integral operator with kernel
+``K`` on ``L^2(omega) x L^2(a)``, computed here by tensor Gauss-Hermite quadrature. Each singular
+value ``theta_m`` is compared with the bulk through the rectangular BBP criterion of
+Benaych-Georges & Nadakuditi (2012): outlier iff ``theta_m > D(b^+)^{-1/2}``, where ``D`` is the
+D-transform of the centred conjugate-kernel bulk at initialization (Gaussian equivalent: sample
+covariance with population ``mu_1^2 W0^T W0 + mu_*^2 I``, Péché 2019, Fan & Wang 2020).
+Features on the *training* batch are not covered: there the sample's own label enters
+``x_i^T u`` (see :mod:`spikewise.solvers.two_step`, which models it for a reused batch) and
+the bulk is visibly wider than the conjugate kernel at initialization.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+from numpy.polynomial.hermite_e import hermegauss
+from scipy.optimize import brentq
+from scipy.special import roots_legendre
+
+from spikewise._validation import (
+    ConvergenceError,
+    InvalidParameterError,
+    check_array,
+    check_option,
+    check_scalar,
+)
+
+__all__ = [
+    "spike_count",
+    "spike_interval",
+    "spike_growth_exponent",
+    "spike_onset_width",
+    "SpikeLevel",
+    "VisibleSpikes",
+    "visible_spikes",
+]
+
+_A_INITS = ("gaussian", "rademacher", "constant")
+
+
+# --------------------------------------------------------------------------------------------
+# asymptotic rule
+# --------------------------------------------------------------------------------------------
+
+
+def _exact(value) -> Fraction:
+    return Fraction(value) if not isinstance(value, Fraction) else value
+
+
+def spike_count(alpha) -> int:
+    r"""Asymptotic number of spikes of ``sigma(X W1)`` for ``eta = eta0 N^alpha``.
+
+    The degree-``k`` spike diverges relative to the bulk iff
+    ``k (1 - 2 alpha) < 1`` (Moniri, Lee, Hassani & Dobriban 2023), so
+
+    .. math:: \ell(\alpha) = \#\{k \ge 1 : k(1 - 2\alpha) < 1\}
+       = \lceil 1 / (1 - 2\alpha) \rceil - 1,
+
+    which equals ``ell`` on the open interval ``((ell-1)/(2 ell), ell/(2 ell + 2))``. At a
+    boundary ``alpha = (ell-1)/(2 ell)`` the ``ell``-th spike has a strength of order one and
+    whether it separates depends on ``eta0`` (use :func:`visible_spikes`); it is not counted.
+    At ``alpha = 0`` (``eta`` of order one) the count is 0 for the same reason (Ba et al.
+    2022: one spike above a threshold in ``eta0``). The comparison is done in exact rational
+    arithmetic on the float given. Assumes ``mu_k != 0`` for the degrees counted.
+
+    Parameters
+    ----------
+    alpha : float
+        Learning-rate exponent in ``[0, 1/2)``.
+
+    Returns
+    -------
+    int
+    """
+    alpha = check_scalar(alpha, "alpha", "spike_count", lower=0.0, upper=0.5, upper_inclusive=False)
+    x = 1 - 2 * _exact(alpha)
+    k = 0
+    while (k + 1) * x < 1:
+        k += 1
+    return k
+
+
+def spike_interval(ell) -> tuple[float, float]:
+    """Open interval of ``alpha`` with ``ell`` spikes: ``((ell-1)/(2 ell), ell/(2 ell + 2))``.
+
+    Parameters
+    ----------
+    ell : int
+        Number of spikes, >= 1.
+    """
+    ell = check_scalar(ell, "ell", "spike_interval", kind="int", lower=1)
+    return (ell - 1) / (2 * ell), ell / (2 * ell + 2)
+
+
+def spike_growth_exponent(k, alpha) -> float:
+    r"""Exponent ``e_k`` with ``theta_k ~ N^{e_k}`` (bulk units): ``1/2 - k(1/2 - alpha)``.
+
+    Degree 0 (the ``mu_0`` mean of a non-centred activation) grows like ``N^{1/2}``.
+    """
+    k = check_scalar(k, "k", "spike_growth_exponent", kind="int", lower=0)
+    alpha = check_scalar(alpha, "alpha", "spike_growth_exponent", lower=0.0, upper=0.5)
+    return 0.5 - k * (0.5 - alpha)
+
+
+# --------------------------------------------------------------------------------------------
+# bulk: Gaussian-equivalent sample covariance, D-transform and BGN outliers
+# --------------------------------------------------------------------------------------------
+
+
+class _CovarianceBulk:
+    r"""Singular values of ``B = Z Sigma^{1/2} / sqrt(n)`` (n x p), ``Z`` i.i.d. N(0,1).
+
+    ``Sigma``'s spectrum is the discrete measure ``sum_i w_i delta_{t_i}`` (quadrature of the
+    population law). ``c = p / n``. The companion Stieltjes transform ``m_(w)`` of
+    ``B B^T`` (n x n) is the inverse of Silverstein's
+    ``w(m) = -1/m + c sum_i w_i t_i / (1 + t_i m)``; ``m(w)`` of ``B^T B`` is
+    ``(m_ + (1 - c)/w) / c``. ``D(z) = z^2 m_(z^2) m(z^2)``.
+    """
+
+    def __init__(self, t, w, c):
+        self.t = np.asarray(t, dtype=float)
+        self.w = np.asarray(w, dtype=float)
+        self.c = float(c)
+        self.tmax = float(self.t.max())
+        self._m_star = self._critical_point()
+        self.edge2 = self._w_of_m(self._m_star)  # edge of the eigenvalues of B B^T
+        self.edge = math.sqrt(self.edge2)
+
+    # inverse function and its derivatives in m
+    def _w_of_m(self, m):
+        return -1.0 / m + self.c * np.sum(self.w * self.t / (1.0 + self.t * m))
+
+    def _dw_dm(self, m):
+        return 1.0 / m**2 - self.c * np.sum(self.w * self.t**2 / (1.0 + self.t * m) ** 2)
+
+    def _critical_point(self):
+        lo_lim = -1.0 / self.tmax
+        hi = lo_lim * 1e-6
+        if self._dw_dm(hi) <= 0:  # pragma: no cover - would need a degenerate population
+            raise ConvergenceError("bulk edge: no sign change of w'(m) near m = 0")
+        lo = None
+        for j in range(1, 16):
+            cand = lo_lim * (1.0 - 10.0 ** (-j))
+            if self._dw_dm(cand) < 0:
+                lo = cand
+                break
+        if lo is None:  # pragma: no cover
+            raise ConvergenceError(
+                f"bulk edge: w'(m) stayed positive down to m = {lo_lim:.6g} (15 iterations)"
+            )
+        return brentq(self._dw_dm, lo, hi, xtol=1e-15, rtol=1e-14, maxiter=500)
+
+    def m_companion(self, w):
+        """``m_(w)`` for real ``w`` above the edge (the root of ``w(m) = w`` in ``(m*, 0)``)."""
+        if w <= self.edge2:
+            return self._m_star
+        hi = -1.0 / (2.0 * (w + self.c * np.sum(self.w * self.t) + 1.0))
+        while self._w_of_m(hi) < w:
+            hi *= 0.5
+        return brentq(
+            lambda m: self._w_of_m(m) - w, self._m_star, hi, xtol=1e-16, rtol=1e-15, maxiter=500
+        )
+
+    def _parts(self, z):
+        w = z * z
+        mu = self.m_companion(w)
+        dmu = 1.0 / self._dw_dm(mu) if w > self.edge2 else math.inf
+        mb = (mu + (1.0 - self.c) / w) / self.c
+        dmb = (dmu - (1.0 - self.c) / w**2) / self.c
+        return w, mu, dmu, mb, dmb
+
+    def D(self, z):
+        w, mu, _, mb, _ = self._parts(z)
+        return w * mu * mb
+
+    def dD(self, z):
+        w, mu, dmu, mb, dmb = self._parts(z)
+        return 2.0 * z * (mu * mb + w * dmu * mb + w * mu * dmb)
+
+    @property
+    def threshold(self):
+        """Spike strength at which a singular value separates: ``D(b^+)^{-1/2}``."""
+        return 1.0 / math.sqrt(self.D(self.edge))
+
+    def outlier(self, theta):
+        """``(position, left overlap, right overlap)`` for strength ``theta`` (NaN, 0, 0 below)."""
+        if theta <= self.threshold:
+            return self.edge, 0.0, 0.0
+        target = 1.0 / theta**2
+        hi = self.edge * 2.0 + theta * 2.0 + 1.0
+        while self.D(hi) > target:
+            hi *= 2.0
+        lo = self.edge * (1.0 + 1e-14)
+        rho = brentq(lambda z: self.D(z) - target, lo, hi, xtol=1e-14, rtol=1e-14, maxiter=500)
+        w, mu, _, mb, _ = self._parts(rho)
+        dd = self.dD(rho)
+        phi_left = -rho * mu
+        phi_right = -rho * mb
+        return rho, -2.0 * phi_left / (theta**2 * dd), -2.0 * phi_right / (theta**2 * dd)
+
+
+def _mp_population_nodes(ratio, scale, shift, n_nodes=3000):
+    """Quadrature of the law of ``scale * lambda + shift``, ``lambda ~ MP(ratio)`` (variance 1).
+
+    The continuous part is integrated in the angle variable
+    ``lambda = (a+b)/2 + (b-a)/2 cos(theta)``, where the MP density times ``d lambda`` is
+    smooth; an atom ``1 - 1/ratio`` at ``lambda = 0`` is added when ``ratio > 1``.
+    """
+    lo, hi = (1 - math.sqrt(ratio)) ** 2, (1 + math.sqrt(ratio)) ** 2
+    x, wx = roots_legendre(n_nodes)
+    th = 0.5 * math.pi * (x + 1.0)
+    lam = lo + (hi - lo) * np.cos(0.5 * th) ** 2  # = (a+b)/2 + (b-a)/2 cos(th), no cancellation
+    dens = (0.5 * (hi - lo)) ** 2 * np.sin(th) ** 2 / (2 * math.pi * ratio * lam)
+    wts = dens * wx * 0.5 * math.pi
+    t = scale * lam + shift
+    if ratio > 1:
+        t = np.append(t, shift)
+        wts = np.append(wts, 1.0 - 1.0 / ratio)
+    return t, wts
+
+
+def _ck_bulk(act, *, n, d, N, scales=None, weights=None):
+    """Centred conjugate-kernel bulk of ``sigma(X W) / sqrt(n)`` (Gaussian equivalent).
+
+    With ``scales`` (and quadrature ``weights``) the neurons' pre-activation standard
+    deviations vary (``||w_j|| = c_j`` after a large step): ``mu_1^2`` and ``mu_*^2`` are
+    replaced by their averages over the neurons of those of ``sigma(c h)`` (first-order
+    correction, exact when all ``c_j`` are equal).
+    """
+    if scales is None:
+        mu1 = float(act.mu1)
+        mus2 = max(float(act.mu_star2), 0.0)
+    else:
+        hx, hw = _gh(160)
+        scales = np.asarray(scales, dtype=float).ravel()
+        vals = act(np.outer(scales, hx))
+        m0 = vals @ hw
+        m1 = (vals * hx[None, :]) @ hw
+        m2 = (vals**2) @ hw
+        mu1 = math.sqrt(float(np.sum(weights * m1**2)))
+        mus2 = max(float(np.sum(weights * (m2 - m0**2 - m1**2))), 0.0)
+    if mu1 == 0.0:
+        t, w = np.array([mus2]), np.array([1.0])
+    else:
+        t, w = _mp_population_nodes(N / d, mu1**2, mus2)
+    return _CovarianceBulk(t, w, N / n)
+
+
+def _iid_bulk(*, rows, cols, variance=1.0):
+    """Bulk of a rows x cols matrix with i.i.d. entries of variance ``variance / rows``."""
+    return _CovarianceBulk(np.array([variance]), np.array([1.0]), cols / rows)
+
+
+# --------------------------------------------------------------------------------------------
+# quadrature helpers shared with two_step.py
+# --------------------------------------------------------------------------------------------
+
+
+def _gh(n):
+    x, w = hermegauss(n)
+    return x, w / w.sum()
+
+
+def _hermite_matrix(x, k_max):
+    """Normalized probabilists' Hermite ``He_k(x)/sqrt(k!)``, k = 0..k_max, shape (k_max+1, len)."""
+    x = np.asarray(x, dtype=float)
+    out = np.empty((k_max + 1, x.size))
+    out[0] = 1.0
+    if k_max >= 1:
+        out[1] = x
+    # recurrence for normalized h_k = He_k/sqrt(k!): h_{k+1} = (x h_k - sqrt(k) h_{k-1})/sqrt(k+1)
+    for k in range(1, k_max):
+        out[k + 1] = (x * out[k] - math.sqrt(k) * out[k - 1]) / math.sqrt(k + 1)
+    return out
+
+
+def _a_nodes(a_init, N, n_nodes, a=None):
+    """Quadrature nodes/weights for the law of one second-layer weight ``a_j``.
+
+    With a realized ``a`` (length N) its empirical measure is used (weights 1/N).
+    """
+    if a is not None:
+        return np.asarray(a, dtype=float), np.full(N, 1.0 / N)
+    if a_init == "gaussian":
+        x, w = _gh(n_nodes)
+        return x / math.sqrt(N), w
+    if a_init == "rademacher":
+        return np.array([-1.0, 1.0]) / math.sqrt(N), np.array([0.5, 0.5])
+    return np.array([1.0]) / math.sqrt(N), np.array([1.0])
+
+
+def _resolve(spec, name, owner):
+    from spikewise.activations import get_activation
+
+    try:
+        return get_activation(spec)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must be an Activation or a preset name. "
+            f"Got {spec!r} instead."
+        ) from exc
+
+
+def _gauss_mean(func, n_nodes=160):
+    x, w = _gh(n_nodes)
+    return float(np.sum(w * func(x)))
+
+
+@dataclass(frozen=True)
+class _Teacher:
+    """Moments of ``y = sigma_*(z) + noise * xi`` on an (z, g, xi) quadrature grid."""
+
+    z: np.ndarray
+    g: np.ndarray
+    y: np.ndarray
+    w: np.ndarray
+    c1: float
+    mean_y: float
+    second_y: float
+    z2y2: float
+
+
+def _teacher_grid(teacher, noise, n_zg, n_xi):
+    zx, zw = _gh(n_zg)
+    if noise > 0:
+        xx, xw = _gh(n_xi)
+    else:
+        xx, xw = np.zeros(1), np.ones(1)
+    Z, G, XI = np.meshgrid(zx, zx, xx, indexing="ij")
+    W = np.einsum("i,j,k->ijk", zw, zw, xw)
+    Z, G, XI, W = Z.ravel(), G.ravel(), XI.ravel(), W.ravel()
+    y = teacher(Z) + noise * XI
+    return _Teacher(
+        z=Z,
+        g=G,
+        y=y,
+        w=W,
+        c1=float(np.sum(W * Z * y)),
+        mean_y=float(np.sum(W * y)),
+        second_y=float(np.sum(W * y * y)),
+        z2y2=float(np.sum(W * Z * Z * y * y)),
+    )
+
+
+def _tau2(act, tg: _Teacher, *, n, d, N):
+    """Squared norm of the part of ``u = X^T (y - f0) / n`` orthogonal to ``beta`` (+ its
+    fluctuation along ``beta``), see the module docstring."""
+    e_r2 = tg.second_y + float(act.second_moment) / N
+    return ((d - 1) * e_r2 + tg.z2y2 - tg.c1**2) / n + float(act.mu1) ** 2 / N, e_r2
+
+
+def _var_d1(act):
+    mu1 = float(act.mu1)
+    return max(_gauss_mean(lambda x: act.d1(x) ** 2) - mu1**2, 0.0)
+
+
+def _smoothed(func, shift, scale, extra=None, n_h=96):
+    """``E_h func(scale * h + shift [+ extra * sigma'(h)])`` by Gauss-Hermite in ``h``.
+
+    ``shift`` and ``scale`` broadcast to a common shape ``S``; ``extra`` (optional) is a pair
+    ``(coef, d1)``: coefficient array of shape ``S`` and the derivative function, adding
+    ``coef * d1(h)`` inside (the sample's own-label term of a reused batch).
+    """
+    hx, hw = _gh(n_h)
+    shape = np.broadcast(shift, scale).shape
+    out = np.zeros(shape)
+    for h, wh in zip(hx, hw, strict=True):
+        arg = scale * h + shift
+        if extra is not None:
+            coef, d1 = extra
+            arg = arg + coef * d1(np.asarray(h))
+        out += wh * func(arg)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# finite-N prediction
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpikeLevel:
+    """One spike of the updated features at finite N.
+
+    Attributes
+    ----------
+    degree : int
+        Polynomial degree of the spike's left direction in ``s = x^T u`` (argmax of its
+        squared coefficients on ``He_k(s / ||s||)``); ``k`` is the Hermite degree of the
+        feature it carries (0: the ``mu_0`` mean of a non-centred activation).
+    strength : float
+        ``theta``: singular value of the mean part of ``F / sqrt(n)`` attached to the spike.
+    threshold : float
+        BBP strength ``D(b^+)^{-1/2}`` of the bulk (rectangular additive model).
+    edge : float
+        Upper edge of the bulk singular values of ``F / sqrt(n)``.
+    visible : bool
+        ``strength > threshold``: an outlier singular value is predicted at this N.
+    position : float
+        Predicted outlier singular value of ``F / sqrt(n)`` (the edge when not visible).
+    vector_overlap : float
+        Predicted squared overlap of the outlier's left singular vector with the spike's
+        direction (0 when not visible).
+    teacher_overlaps : ndarray
+        Predicted squared overlap of the outlier's left singular vector with the normalized
+        ``He_k(X beta)``, k = 0..k_max (``vector_overlap`` times the direction's own overlap).
+    direction_overlaps : ndarray
+        Squared overlap of the spike's direction itself with the normalized ``He_k(X beta)``.
+    teacher_degree : int
+        ``argmax_k`` of ``direction_overlaps``: the teacher feature the spike aligns with best.
+    growth_exponent : float
+        ``e`` with strength ``~ N^e`` at fixed ``eta0, alpha, psi, phi`` (large N).
+    asymptotically_visible : bool
+        Whether the spike separates as N -> infinity at this alpha (``e > 0``, or ``e == 0``
+        and visible).
+    """
+
+    degree: int
+    strength: float
+    threshold: float
+    edge: float
+    visible: bool
+    position: float
+    vector_overlap: float
+    teacher_overlaps: np.ndarray = field(repr=False)
+    direction_overlaps: np.ndarray = field(repr=False)
+    teacher_degree: int
+    growth_exponent: float
+    asymptotically_visible: bool
+
+
+@dataclass(frozen=True)
+class VisibleSpikes:
+    """Finite-N prediction of the outliers of ``sigma(X W1) / sqrt(n)`` after one big step.
+
+    Attributes
+    ----------
+    spikes : tuple of SpikeLevel
+        In decreasing strength.
+    asymptotic_count : int
+        :func:`spike_count` ``(alpha)``: learned spikes (degree >= 1) as N -> infinity.
+    eta : float
+        ``eta0 * N**alpha``.
+    edge, threshold : float
+        Bulk edge and BBP strength of the centred conjugate kernel at initialization.
+    params : dict
+        Inputs (sizes, eta0, alpha, activation and teacher names, a_init, noise).
+    """
+
+    spikes: tuple
+    asymptotic_count: int
+    eta: float
+    edge: float
+    threshold: float
+    params: dict = field(default_factory=dict)
+
+    @property
+    def n_visible(self) -> int:
+        """Visible learned spikes (degree >= 1): the outliers a user sees besides the mean."""
+        return sum(1 for s in self.spikes if s.visible and s.degree >= 1)
+
+    @property
+    def n_outliers(self) -> int:
+        """All predicted outlier singular values, the ``mu_0`` mean spike included."""
+        return sum(1 for s in self.spikes if s.visible)
+
+    @property
+    def positions(self) -> np.ndarray:
+        """Predicted outlier singular values (visible spikes, decreasing)."""
+        return np.array([s.position for s in self.spikes if s.visible])
+
+    def explain(self) -> str:
+        """Plain-text account of what is visible at this N and why it differs from the rule."""
+        p = self.params
+        lines = [
+            f"N = {p['N']}, n = {p['n']}, d = {p['d']}: eta = {self.eta:.4g} "
+            f"(eta0 = {p['eta0']:g}, alpha = {p['alpha']:g}); bulk edge {self.edge:.4g}, "
+            f"BBP strength {self.threshold:.4g}.",
+            f"Asymptotic rule: {self.asymptotic_count} learned spike(s); visible at this N: "
+            f"{self.n_visible}.",
+        ]
+        absent = p.get("absent_degrees", ())
+        if absent:
+            lines.append(
+                "  degree(s) " + ", ".join(str(k) for k in absent) + " never appear: the "
+                "activation's Hermite coefficient mu_k is zero (the rule assumes mu_k != 0)."
+            )
+        for s in self.spikes:
+            state = "VISIBLE" if s.visible else "hidden in the bulk"
+            line = f"  degree {s.degree}: strength {s.strength:.4g} vs {s.threshold:.4g} -> {state}"
+            if s.visible:
+                line += (
+                    f" at {s.position:.4g}, aligned with He_{s.teacher_degree}(X beta) "
+                    f"(sq. overlap {s.teacher_overlaps[s.teacher_degree]:.3f})"
+                )
+            if s.degree >= 1:
+                e = s.growth_exponent
+                line += f"; grows like N^{e:+.3f}"
+                if not s.visible and e > 0 and s.strength > 0:
+                    n_cross = p["N"] * (s.threshold / s.strength) ** (1.0 / e)
+                    line += f", extrapolated to separate near N ~ {n_cross:.3g}"
+                if s.visible and e < 0:
+                    line += ", visible only because N is small: it sinks into the bulk later"
+            lines.append(line)
+        return "\n".join(lines)
+
+
+def _check_a(a, N, owner):
+    if a is None:
+        return None
+    return check_array(a, "a", owner, ndim=1, shape=(N,))
+
+
+def _check_common(owner, n, d, N, noise, a_init, k_max):
+    n = check_scalar(n, "n", owner, kind="int", lower=1)
+    d = check_scalar(d, "d", owner, kind="int", lower=2)
+    N = check_scalar(N, "N", owner, kind="int", lower=1)
+    noise = check_scalar(noise, "noise", owner, lower=0.0)
+    a_init = check_option(a_init, "a_init", owner, _A_INITS)
+    k_max = check_scalar(k_max, "k_max", owner, kind="int", lower=1, upper=20)
+    return n, d, N, noise, a_init, k_max
+
+
+def visible_spikes(
+    sigma,
+    teacher,
+    *,
+    n: int,
+    d: int,
+    N: int,
+    eta0: float,
+    alpha: float,
+    noise: float = 0.0,
+    a_init: str = "gaussian",
+    a=None,
+    k_max: int = 8,
+    max_spikes: int = 6,
+    n_quad: int = 40,
+) -> VisibleSpikes:
+    r"""Spikes of ``sigma(X W1) / sqrt(n)`` visible at finite N for ``eta = eta0 N^alpha``.
+
+    See the module docstring for the derivation: the strengths are the singular values of
+    the mean-feature kernel ``K(omega, a)`` (Gaussian-smoothed activation evaluated at the
+    pre-activation shift) times ``sqrt(N)``; each is compared with the BBP strength of the
+    centred conjugate-kernel bulk at initialization (Benaych-Georges & Nadakuditi 2012).
+    Asymptotics: Moniri, Lee, Hassani & Dobriban (2023/ICML 2024).
+
+    Parameters
+    ----------
+    sigma, teacher : Activation or str
+        Student activation and teacher link (``spikewise.activations.get_activation``).
+    n, d, N : int
+        Samples (of the step and of the feature batch), input dimension, width.
+    eta0, alpha : float
+        ``eta = eta0 * N**alpha`` (our convention).
+    noise : float
+        Label noise standard deviation.
+    a_init : {"gaussian", "rademacher", "constant"}
+        Law of ``sqrt(N) a_j``. With Rademacher weights the mean features have rank <= 2 and
+        with constant weights rank 1: all degrees share one or two right directions.
+    a : array_like of shape (N,), optional
+        The realized second layer. When given, its empirical law replaces ``a_init``'s (the
+        finite-N moments ``sum_j a_j^k`` then enter exactly; useful to compare one run). The
+        kernel is then evaluated at N nodes instead of ``n_quad`` (seconds instead of tenths).
+    k_max : int
+        Highest Hermite degree reported in the overlaps.
+    max_spikes : int
+        Number of spikes reported: the strongest one of each degree, plus any further visible
+        one (weaker hidden components of a degree already listed are corrections to it).
+    n_quad : int
+        Gauss-Hermite nodes per variable (z, g, a).
+
+    Returns
+    -------
+    VisibleSpikes
+    """
+    owner = "visible_spikes"
+    n, d, N, noise, a_init, k_max = _check_common(owner, n, d, N, noise, a_init, k_max)
+    eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
+    alpha = check_scalar(alpha, "alpha", owner, lower=0.0, upper=0.5, upper_inclusive=False)
+    max_spikes = check_scalar(max_spikes, "max_spikes", owner, kind="int", lower=1)
+    n_quad = check_scalar(n_quad, "n_quad", owner, kind="int", lower=8, upper=200)
+    act = _resolve(sigma, "sigma", owner)
+    tch = _resolve(teacher, "teacher", owner)
+
+    eta = eta0 * float(N) ** alpha
+    tg = _teacher_grid(tch, noise, n_quad, 8)
+    a_x, a_w = _a_nodes(a_init, N, n_quad, _check_a(a, N, owner))
+    # mean of f(X) at initialization (non-zero only for constant a and mu_0 != 0)
+    mean_r = tg.mean_y - math.sqrt(N) * float(np.sum(a_w * a_x)) * float(act.mu0)
+    tau2, e_r2 = _tau2(act, tg, n=n, d=d, N=N)
+    tau = math.sqrt(tau2)
+    mu1 = float(act.mu1)
+    mu2 = float(act.mu2)
+    s0 = tg.c1 * tg.z + tau * tg.g
+    sd_s = math.sqrt(tg.c1**2 + tau2)
+
+    shift = eta * mu1 * np.outer(s0, a_x)
+    scale = np.sqrt(
+        (1.0 + 2.0 * eta * mu2 * mean_r * a_x) ** 2 + eta**2 * a_x**2 * _var_d1(act) * e_r2 * d / n
+    )[None, :]
+    K = _smoothed(act, shift, scale)
+
+    A = np.sqrt(tg.w)[:, None] * K * np.sqrt(a_w)[None, :]
+    U, sv, _ = np.linalg.svd(A, full_matrices=False)
+    theta = math.sqrt(N) * sv
+
+    bulk = _ck_bulk(act, n=n, d=d, N=N, scales=scale, weights=a_w)
+    # numerical zeros (e.g. eta0 = 0 with a centred activation) are not spikes
+    keep = [m for m in range(sv.size) if theta[m] > 1e-10 * max(theta[0], bulk.threshold)]
+    h_s = _hermite_matrix(s0 / sd_s, k_max)  # structural basis
+    h_z = _hermite_matrix(tg.z, k_max)  # teacher features
+    sw = np.sqrt(tg.w)
+    spikes = []
+    seen = set()
+    for m in keep:
+        if len(spikes) == max_spikes:
+            break
+        um = U[:, m]  # = sqrt(w) * psi_m(omega)
+        coef_s = (h_s * sw[None, :]) @ um
+        coef_z = (h_z * sw[None, :]) @ um
+        direction = coef_z**2
+        degree = int(np.argmax(coef_s**2))
+        vis = bool(theta[m] > bulk.threshold)
+        if degree in seen and not vis:
+            continue  # a weaker hidden component of a degree already listed
+        seen.add(degree)
+        pos, left, _ = bulk.outlier(float(theta[m]))
+        e = spike_growth_exponent(degree, alpha)
+        spikes.append(
+            SpikeLevel(
+                degree=degree,
+                strength=float(theta[m]),
+                threshold=bulk.threshold,
+                edge=bulk.edge,
+                visible=vis,
+                position=float(pos),
+                vector_overlap=float(left),
+                teacher_overlaps=_frozen(left * direction),
+                direction_overlaps=_frozen(direction),
+                teacher_degree=int(np.argmax(direction)),
+                growth_exponent=e,
+                asymptotically_visible=bool(e > 0 or (e == 0 and vis)),
+            )
+        )
+    n_rule = min(spike_count(alpha), 20)  # degrees checked for a vanishing mu_k
+    mus = np.abs(act.hermite(max(k_max, n_rule)))
+    absent = tuple(k for k in range(1, n_rule + 1) if mus[k] < 1e-10 * mus.max())
+    return VisibleSpikes(
+        spikes=tuple(spikes),
+        asymptotic_count=spike_count(alpha),
+        eta=eta,
+        edge=bulk.edge,
+        threshold=bulk.threshold,
+        params=dict(
+            n=n,
+            d=d,
+            N=N,
+            eta0=eta0,
+            alpha=alpha,
+            noise=noise,
+            a_init=a_init if a is None else "realized",
+            features="fresh",
+            sigma=act.name,
+            teacher=tch.name,
+            absent_degrees=absent,
+        ),
+    )
+
+
+def _frozen(arr):
+    out = np.array(arr, dtype=float, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+def spike_onset_width(
+    sigma,
+    teacher,
+    *,
+    degree: int,
+    psi: float,
+    phi: float,
+    eta0: float,
+    alpha: float,
+    noise: float = 0.0,
+    a_init: str = "gaussian",
+    N_min: int = 16,
+    N_max: float = 1e9,
+    rtol: float = 1e-3,
+) -> float:
+    r"""Width N at which the degree-``degree`` spike leaves the bulk, at fixed ``psi, phi``.
+
+    Bisection in ``log N`` on ``strength - threshold`` from :func:`visible_spikes` (sizes
+    ``n = psi N / phi``, ``d = N / phi``, rounded). Unlike the extrapolation printed by
+    :meth:`VisibleSpikes.explain` (``strength ~ N^{e_k}`` from one width) it uses the exact
+    finite-N strengths, whose growth is faster than ``N^{e_k}`` at moderate N.
+
+    Parameters
+    ----------
+    sigma, teacher : Activation or str
+        As in :func:`visible_spikes`.
+    degree : int
+        Hermite degree of the spike (>= 1).
+    psi, phi : float
+        ``n/d`` and ``N/d``, held fixed.
+    eta0, alpha, noise, a_init
+        As in :func:`visible_spikes`.
+    N_min, N_max : float
+        Search range.
+    rtol : float
+        Relative tolerance on N.
+
+    Returns
+    -------
+    float
+        The onset width; ``N_min`` if already visible there, ``inf`` if not visible by
+        ``N_max`` (or if no spike of that degree exists, e.g. ``mu_degree = 0``).
+    """
+    owner = "spike_onset_width"
+    degree = check_scalar(degree, "degree", owner, kind="int", lower=1, upper=20)
+    psi = check_scalar(psi, "psi", owner, lower=0.0, lower_inclusive=False)
+    phi = check_scalar(phi, "phi", owner, lower=0.0, lower_inclusive=False)
+    N_min = check_scalar(N_min, "N_min", owner, lower=2.0)
+    N_max = check_scalar(N_max, "N_max", owner, lower=N_min, lower_inclusive=False)
+    rtol = check_scalar(rtol, "rtol", owner, lower=1e-8, upper=0.5)
+
+    def margin(N):
+        N = int(round(N))
+        n = max(int(round(psi * N / phi)), 1)
+        d = max(int(round(N / phi)), 2)
+        pred = visible_spikes(
+            sigma,
+            teacher,
+            n=n,
+            d=d,
+            N=N,
+            eta0=eta0,
+            alpha=alpha,
+            noise=noise,
+            a_init=a_init,
+            k_max=max(8, degree),
+            max_spikes=12,
+        )
+        for sp in pred.spikes:
+            if sp.degree == degree:
+                return sp.strength / sp.threshold - 1.0
+        return -math.inf
+
+    lo, hi = math.log(N_min), math.log(N_max)
+    if margin(N_min) > 0:
+        return float(N_min)
+    if margin(N_max) <= 0:
+        return math.inf
+    while hi - lo > rtol:
+        mid = 0.5 * (lo + hi)
+        if margin(math.exp(mid)) > 0:
+            hi = mid
+        else:
+            lo = mid
+    return float(math.exp(hi))
