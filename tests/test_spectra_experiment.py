@@ -233,3 +233,12 @@ def test_ck_spectra_both_orientations_and_shapes(orientation, shape):
         ref = _naive.eigvals(_naive.gram(act(r.X @ W), orientation))
         np.testing.assert_allclose(r.spectra[key].values, ref, rtol=1e-9,
                                    atol=1e-11 * ref.max())
+
+
+def test_zero_learning_rate_leaves_weights_and_reports_no_spike():
+    r = one_step(n=120, d=60, N=90, activation="tanh", target="tanh", eta0=0.0, rng=4)
+    assert np.array_equal(r.W0, r.W1)
+    assert r.spikes["step1"].value == 0.0
+    assert np.all(np.isnan(r.spikes["step1"].left))
+    assert np.all(np.isnan(r.alignments["spike1"]))
+    np.testing.assert_array_equal(r.spectra["W1"].values, r.spectra["W0"].values)

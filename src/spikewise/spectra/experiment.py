@@ -183,6 +183,10 @@ def _spike(W_new, W_old, a) -> Spike:
     D = W_new - W_old
     tol = 1e-10 if D.dtype == np.float64 else 1e-4
     d, N = D.shape
+    if not np.any(D):
+        # eta = 0 (or a zero residual): no update, hence no spike; the vectors are undefined
+        # and reported as NaN rather than as an arbitrary direction
+        return Spike(value=0.0, left=np.full(d, np.nan), right=np.full(N, np.nan))
     if min(d, N) <= 2:
         U, s, Vt = np.linalg.svd(D, full_matrices=False)
         u, s0, v = U[:, 0], s[0], Vt[0]
@@ -411,7 +415,11 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
             weights[f"W{t}"] = W_new
             outputs[f"step{t}"] = f
             spikes[f"step{t}"] = _spike(W_new, W_old, a)
-            aligns[f"spike{t}"] = squared_overlaps(spikes[f"step{t}"].left, teacher.directions)
+            left = spikes[f"step{t}"].left
+            aligns[f"spike{t}"] = (
+                squared_overlaps(left, teacher.directions) if np.all(np.isfinite(left))
+                else np.full((1, teacher.directions.shape[1]), np.nan)
+            )
             _mark("spike")
             if f"W{t}" in spectra:
                 specs[f"W{t}"], U = _weight_spectrum(W_new, k_top, params, f"W{t}")
