@@ -1,12 +1,19 @@
-"""The ``spikewise demo`` job (provisional: Marchenko–Pastur overlay of a Gaussian matrix)."""
+"""The ``spikewise demo`` job: one gradient step, simulated and predicted side by side.
+
+This module puts a measurement (:mod:`spikewise.spectra`) beside a prediction
+(:mod:`spikewise.solvers`), so it lives at the top level of the package, as the design asks.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
-from spikewise._validation import check_rng, check_scalar
+from spikewise._validation import check_scalar
+
+_SWEEP = (0.4, 0.7, 0.9, 1.1, 1.4, 2.0, 3.0)
 
 
 def _resolve_out(out) -> Path:
@@ -18,36 +25,162 @@ def _resolve_out(out) -> Path:
     return out / "spikewise_demo.png"
 
 
+def _row(name, limit, finite, measured):
+    def fmt(v):
+        if v is None:
+            return f"{'-':>12}"
+        if isinstance(v, bool | np.bool_):
+            return f"{'yes' if v else 'no':>12}"
+        return f"{v:>12.4f}"
+
+    return f"{name:<34}{fmt(limit)}{fmt(finite)}{fmt(measured)}"
+
+
 def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="tanh",
              noise=0.0, eta=None, seed=0):
-    """Draw eigenvalues of ``Y^T Y / n`` over the Marchenko–Pastur law; return (path, table)."""
+    """Run the one-step experiment, draw it over the theory, and return ``(path, table)``.
+
+    The figure has three panels: (a) the singular values of ``W1`` over the Marchenko–Pastur
+    bulk of ``W0`` with the predicted (limit and finite size) and measured outliers; (b) the
+    conjugate kernel ``F F^T / N`` on fresh inputs before and after the step over its limiting
+    law, with the predicted learned outlier; (c) the top singular value of ``W1`` and the
+    squared overlap of its left singular vector with ``beta`` against ``eta``, theory curves
+    and simulated points, with the BBP threshold marked.
+
+    Parameters
+    ----------
+    out : path
+        Folder (the file is ``spikewise_demo.png``) or a ``.png`` file name.
+    d : int
+        Input dimension; ``n = psi * d`` samples, ``N = phi * d`` neurons.
+    psi, phi : float > 0
+        Ratios ``n/d`` and ``N/d``.
+    activation, teacher : str or Activation
+        Student activation (centred, so that the conjugate kernel has no mean outlier) and
+        teacher link.
+    noise : float >= 0
+        Label-noise standard deviation.
+    eta : float >= 0, optional
+        Learning rate in the project's convention; by default twice the finite-size BBP
+        threshold.
+    seed : int
+        Seed of every random draw.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from spikewise import plot
+    from spikewise.activations import get_activation
+    from spikewise.solvers.conjugate_kernel import conjugate_kernel_law
     from spikewise.solvers.marchenko_pastur import MarchenkoPastur
+    from spikewise.solvers.one_step import critical_learning_rate, one_step_spike
+    from spikewise.spectra.experiment import one_step
 
-    d = check_scalar(d, "d", "demo", kind="int", lower=10)
-    psi = check_scalar(psi, "psi", "demo", lower=0, lower_inclusive=False)
-    phi = check_scalar(phi, "phi", "demo", lower=0, lower_inclusive=False)
-    rng = check_rng(seed, "demo")
-    n, p = int(round(psi * d)), int(round(phi * d))
-    Y = rng.standard_normal((n, p))
-    values = np.linalg.eigvalsh(Y.T @ Y / n)
-    law = MarchenkoPastur(ratio=p / n)
-    lo, hi = law.support[0]
-    x = np.linspace(lo, hi, 2000)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.hist(values, bins=80, density=True, alpha=0.5, label=f"eigenvalues, n={n}, p={p}")
-    ax.plot(x, law.pdf(x), "k-", label=f"Marchenko–Pastur, ratio={p / n:.3g}")
-    ax.legend()
+    owner = "spikewise demo"
+    d = check_scalar(d, "d", owner, kind="int", lower=20)
+    psi = check_scalar(psi, "psi", owner, lower=0, lower_inclusive=False)
+    phi = check_scalar(phi, "phi", owner, lower=0, lower_inclusive=False)
+    noise = check_scalar(noise, "noise", owner, lower=0)
+    eta = check_scalar(eta, "eta", owner, lower=0, allow_none=True)
+    seed = check_scalar(seed, "seed", owner, kind="int", lower=0)
+    sigma = get_activation(activation)
+    sigma_star = get_activation(teacher)
+    if abs(sigma.mu0) > 1e-10:
+        sigma = sigma.centred()
+    n, N = int(round(psi * d)), int(round(phi * d))
+    psi, phi = n / d, N / d
+    start = time.perf_counter()
+
+    eta_c_limit = critical_learning_rate(sigma, sigma_star, psi=psi, phi=phi, noise=noise)
+    eta_c = critical_learning_rate(sigma, sigma_star, psi=psi, phi=phi, noise=noise, n=n)
+    if not np.isfinite(eta_c):
+        raise ValueError(
+            f"The student {sigma.name!r} or the teacher {sigma_star.name!r} has no linear "
+            "component (mu_1 = 0 or c_1 = 0 with no label energy): one step with eta = Theta(1) "
+            "has no spike to show."
+        )
+    if eta is None:
+        eta = 2.0 * eta_c
+
+    run = one_step(n=n, d=d, N=N, activation=sigma, target=sigma_star, noise=noise, eta0=eta,
+                   spectra=("W1", "ck0", "ck1"), ck_inputs="fresh", orientation="feature",
+                   k_top=1, degrees=(1,), rng=seed)
+    theory = one_step_spike(sigma, sigma_star, psi=psi, phi=phi, eta=eta, noise=noise, n=n)
+    lim, fin = theory.limit, theory.finite
+
+    # (c) the sweep over eta: theory on a fine grid, one simulation per point
+    eta_grid = np.linspace(0.05, 3.2, 80) * eta_c
+    th_top = np.empty_like(eta_grid)
+    th_ov = np.empty_like(eta_grid)
+    for i, e in enumerate(eta_grid):
+        v = one_step_spike(sigma, sigma_star, psi=psi, phi=phi, eta=e, noise=noise, n=n).finite
+        th_top[i] = v.top_singular_value
+        th_ov[i] = v.overlap_beta
+    sweep = np.asarray(_SWEEP) * eta_c
+    sim_top = np.empty_like(sweep)
+    sim_ov = np.empty_like(sweep)
+    for i, e in enumerate(sweep):
+        r = one_step(n=n, d=d, N=N, activation=sigma, target=sigma_star, noise=noise, eta0=e,
+                     spectra=("W1",), k_top=1, degrees=(1,), rng=seed)
+        sim_top[i] = r.spectra["W1"].values.max()
+        sim_ov[i] = r.alignments["W1"][0, 0]
+
+    bulk_w = MarchenkoPastur(ratio=d / N, scale=N / d).sqrt()
+    bulk_ck = conjugate_kernel_law(sigma, psi=psi, phi=phi, orientation="feature")
+    # the theory states the CK outlier for F F^T / N; F^T F / n has the same nonzero
+    # eigenvalues times N / n
+    to_feature = N / n
+    s_w1 = run.spectra["W1"]
+    top_w1 = float(s_w1.values.max())
+    ck1 = run.spectra["ck1"]
+    top_ck = float(ck1.values.max()) / to_feature
+    ov_beta = float(run.alignments["W1"][0, 0])
+    ov_ck = float(run.alignments["ck1"][0, 0, 0]) if "ck1" in run.alignments else None
+
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
+    plot.overlay(s_w1, bulk_w, ax=axes[0],
+                 outliers=[lim.top_singular_value if lim.is_outlier else np.nan,
+                           fin.top_singular_value if fin.is_outlier else np.nan],
+                 title=f"(a) singular values of W1, eta = {eta:.3g}")
+    plot.before_after(run.spectra["ck0"], ck1, bulk_ck, bulk_ck, ax=axes[1],
+                      outliers1=[fin.ck_outlier * to_feature if fin.ck_is_outlier else np.nan],
+                      labels=("CK before the step", "CK after the step"),
+                      title="(b) conjugate kernel F^T F / n (fresh inputs)")
+    ax2 = axes[2]
+    plot.theory_vs_simulation(sweep, th_top, sim_top, theory_x=eta_grid, ax=ax2,
+                              label="top singular value of W1", threshold=eta_c,
+                              ylabel="top singular value")
+    ax2b = ax2.twinx()
+    plot.theory_vs_simulation(sweep, th_ov, sim_ov, theory_x=eta_grid, ax=ax2b,
+                              label="overlap with beta", color="C3", ylabel="squared overlap",
+                              legend=False)
+    ax2.set_title("(c) BBP transition in eta (finite-size theory)")
+    handles = ax2.get_legend_handles_labels()
+    handles_b = ax2b.get_legend_handles_labels()
+    ax2.legend(handles[0] + handles_b[0], handles[1] + handles_b[1], fontsize=7, loc="center right")
+    fig.suptitle(
+        f"spikewise demo: one gradient step, sigma = {sigma.name}, teacher = {sigma_star.name}, "
+        f"n = {n}, d = {d}, N = {N}, noise = {noise:g}, seed = {seed}", fontsize=10)
+    fig.tight_layout()
     path = _resolve_out(out)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    table = (
-        f"{'quantity':<20}{'theory':>12}{'measured':>12}\n"
-        f"{'lower edge':<20}{lo:>12.4f}{values.min():>12.4f}\n"
-        f"{'upper edge':<20}{hi:>12.4f}{values.max():>12.4f}"
-    )
-    return path, table
+
+    lines = [
+        f"one gradient step: n={n}, d={d}, N={N} (psi={psi:.3g}, phi={phi:.3g}), "
+        f"sigma={sigma.name}, teacher={sigma_star.name}, noise={noise:g}, eta={eta:.4g}, "
+        f"seed={seed}",
+        f"{'quantity':<34}{'limit':>12}{'finite N':>12}{'measured':>12}",
+        _row("BBP threshold eta_c", eta_c_limit, eta_c, None),
+        _row("W1 bulk edge", lim.bulk_edge, fin.bulk_edge, None),
+        _row("W1 top singular value", lim.top_singular_value, fin.top_singular_value, top_w1),
+        _row("overlap^2 of W1's top vector, beta", lim.overlap_beta, fin.overlap_beta, ov_beta),
+        _row("CK bulk edge (F F^T / N)", lim.ck_bulk_edge, fin.ck_bulk_edge, None),
+        _row("CK top eigenvalue", lim.ck_outlier, fin.ck_outlier, top_ck),
+        _row("overlap^2 of CK top vector, X beta", lim.ck_overlap_beta, fin.ck_overlap_beta,
+             ov_ck),
+        f"(ran in {time.perf_counter() - start:.1f} s)",
+    ]
+    return path, "\n".join(lines)

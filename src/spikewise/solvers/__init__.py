@@ -1,3 +1,117 @@
-"""The theory side: spectral laws, Stieltjes-transform solvers, outlier engines."""
+"""The theory side: spectral laws, Stieltjes-transform solvers, outlier engines, and the
+spike theory of one and two gradient steps.
 
-__all__: list[str] = []
+Laws follow :mod:`scipy.stats` names (``pdf``, ``cdf``, ``ppf``, ``moment``, ``sample``) and
+add ``stieltjes``, ``support`` and ``atoms``; the outlier engines take any of them as the bulk.
+This subpackage never imports :mod:`spikewise.spectra`.
+"""
+
+from spikewise.solvers._law import SpectralLaw
+from spikewise.solvers._precision import (
+    mp_edges,
+    mp_marchenko_pastur_edges,
+    mp_marchenko_pastur_stieltjes,
+    mp_solve_s,
+    mp_spike_location,
+    mp_spike_threshold,
+    mp_stieltjes,
+)
+from spikewise.solvers.conjugate_kernel import (
+    ConjugateKernelLaw,
+    MeanOutlierWarning,
+    ck_population,
+    conjugate_kernel_law,
+    conjugate_kernel_law_from_coefficients,
+)
+from spikewise.solvers.generalized_mp import DiscreteLaw, GeneralizedMarchenkoPastur
+from spikewise.solvers.marchenko_pastur import MarchenkoPastur, narayana_moment
+from spikewise.solvers.multi_spike import (
+    SpikeLevel,
+    VisibleSpikes,
+    spike_count,
+    spike_growth_exponent,
+    spike_interval,
+    spike_onset_width,
+    visible_spikes,
+)
+from spikewise.solvers.one_step import (
+    OneStepSpike,
+    OneStepValues,
+    ck_test_outlier,
+    column_spike,
+    critical_learning_rate,
+    one_step_spike,
+)
+from spikewise.solvers.spikes import (
+    OutlierPrediction,
+    covariance_outliers,
+    hermitian_outliers,
+    rectangular_outliers,
+)
+from spikewise.solvers.transforms import (
+    AffineLaw,
+    GramFlipLaw,
+    SqrtLaw,
+    gram_flip,
+    rectangular_singular_values,
+)
+from spikewise.solvers.two_step import (
+    TwoStepSpike,
+    TwoStepSpikes,
+    two_step_growth_exponent,
+    two_step_outlier_count,
+    two_step_spikes,
+)
+
+__all__ = [
+    # laws
+    "SpectralLaw",
+    "MarchenkoPastur",
+    "narayana_moment",
+    "GeneralizedMarchenkoPastur",
+    "DiscreteLaw",
+    "ConjugateKernelLaw",
+    "MeanOutlierWarning",
+    "conjugate_kernel_law",
+    "conjugate_kernel_law_from_coefficients",
+    "ck_population",
+    "AffineLaw",
+    "SqrtLaw",
+    "GramFlipLaw",
+    "gram_flip",
+    "rectangular_singular_values",
+    # high precision
+    "mp_stieltjes",
+    "mp_edges",
+    "mp_solve_s",
+    "mp_spike_threshold",
+    "mp_spike_location",
+    "mp_marchenko_pastur_stieltjes",
+    "mp_marchenko_pastur_edges",
+    # outlier engines
+    "OutlierPrediction",
+    "hermitian_outliers",
+    "rectangular_outliers",
+    "covariance_outliers",
+    # one step (Ba et al. 2022)
+    "OneStepSpike",
+    "OneStepValues",
+    "one_step_spike",
+    "critical_learning_rate",
+    "column_spike",
+    "ck_test_outlier",
+    # eta = eta0 N^alpha (Moniri et al. 2023)
+    "spike_count",
+    "spike_interval",
+    "spike_growth_exponent",
+    "spike_onset_width",
+    "SpikeLevel",
+    "VisibleSpikes",
+    "visible_spikes",
+    # two steps (Moniri & Hassani 2025)
+    "two_step_outlier_count",
+    "two_step_growth_exponent",
+    "TwoStepSpike",
+    "TwoStepSpikes",
+    "two_step_spikes",
+]
