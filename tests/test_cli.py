@@ -28,7 +28,11 @@ def test_demo_writes_png_and_reports_it(tmp_path, capsys):
     assert png.is_file()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"Wrote {png}" in out
-    assert "theory" in out and "measured" in out
+    assert "measured" in out and "W1 top singular value" in out
+    # the table's measured top singular value is a number next to its predictions
+    row = next(line for line in out.splitlines() if line.startswith("W1 top singular value"))
+    numbers = [float(tok) for tok in row.split()[4:]]
+    assert len(numbers) == 4 and all(x > 0 for x in numbers)
 
 
 def test_demo_accepts_a_png_file_name(tmp_path, capsys):
@@ -46,6 +50,10 @@ def test_demo_rejects_bad_values(tmp_path, capsys):
         main(["demo", "--out", str(tmp_path), "--psi", "-1"])
     assert info.value.code == 2
     assert "'psi'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["demo", "--out", str(tmp_path), "--activation", "nope"])
+    assert info.value.code == 2
+    assert "relu" in capsys.readouterr().err  # the error lists the presets
 
 
 def test_console_script_entry_point_runs():
