@@ -207,3 +207,21 @@ def test_convergence_error_names_point_residual_iterations(monkeypatch):
     monkeypatch.setattr(pop, "z_and_dz", broken)
     with pytest.raises(ConvergenceError, match=r"z = .*residual .* after .*iterations"):
         law.stieltjes(np.array([1.0 + 0.5j]))
+
+
+def test_population_as_locations_weights_pair_matches_keywords():
+    from spikewise.solvers.generalized_mp import GeneralizedMarchenkoPastur as GMP
+
+    a = GMP(ratio=0.3, population=([1.0, 5.0], [0.25, 0.75]))
+    b = GMP(ratio=0.3, population=[1.0, 5.0], weights=[0.25, 0.75])
+    assert a.support == b.support
+    z = np.array([0.5 + 0.1j, 3.0 + 1e-3j, 20.0])
+    np.testing.assert_allclose(a.stieltjes(z), b.stieltjes(z), rtol=1e-13)
+
+
+def test_tuple_of_two_scalars_is_two_atoms_not_a_pair():
+    from spikewise.solvers.generalized_mp import GeneralizedMarchenkoPastur as GMP
+
+    a = GMP(ratio=0.3, population=(1.0, 5.0))
+    b = GMP(ratio=0.3, population=[1.0, 5.0], weights=[0.5, 0.5])
+    assert a.support == b.support

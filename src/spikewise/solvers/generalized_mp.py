@@ -212,10 +212,11 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
     ----------
     ratio : float > 0
         :math:`\\gamma = p / n`.
-    population : SpectralLaw or array_like of float
+    population : SpectralLaw, array_like of float, or tuple (locations, weights)
         The population law :math:`H` of :math:`T`: any law on :math:`[0, \\infty)` (e.g. a
-        continuous one such as ``MarchenkoPastur(...).affine(a, b)``), or the locations of
-        its atoms.
+        continuous one such as ``MarchenkoPastur(...).affine(a, b)``), the locations of
+        its atoms, or a ``(locations, weights)`` pair as taken by
+        :func:`~spikewise.solvers.covariance_outliers`.
     weights : array_like of float, optional
         Masses of the atoms when ``population`` is given by locations (uniform if omitted);
         non-negative, summing to 1.
@@ -260,6 +261,10 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
             elif not law.support:
                 loc, mass = law.atoms
                 law = DiscreteLaw(loc, mass, owner=self.name)
+        elif (isinstance(population, tuple) and len(population) == 2 and weights is None
+              and np.ndim(population[0]) == 1 and np.ndim(population[1]) == 1):
+            # (locations, weights), the form the outlier engines take
+            law = DiscreteLaw(population[0], population[1], owner=self.name)
         else:
             law = DiscreteLaw(population, weights, owner=self.name)
         if law.lower < 0:
