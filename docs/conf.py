@@ -86,8 +86,8 @@ warnings.filterwarnings("ignore", category=UserWarning,
 # -- API list, generated from __all__ ----------------------------------------------------------
 SECTIONS = [
     ("spikewise", "Top level",
-     "Exceptions and the version; every public name of the subpackages below is also "
-     "importable from :mod:`spikewise` directly."),
+     "The errors every function raises, and the command line. Activations and conventions "
+     "are also importable from :mod:`spikewise` directly."),
     ("spikewise.activations", "Activations", "Activation and teacher functions, their "
      "derivatives and Hermite coefficients."),
     ("spikewise.conventions", "Conventions", "The one convention and the papers' presets."),
@@ -145,8 +145,9 @@ API reference
 
 Every public class and function of spikewise, generated from the docstrings. The list is
 built from each package's ``__all__`` when the documentation is built, so nothing public is
-left out. Names are documented where users import them from; all of them are also available
-from the top-level ``spikewise`` package.
+left out. Names are documented where users import them from: activations and conventions
+from ``spikewise`` itself, laws and outlier engines from ``spikewise.solvers``, the simulator
+from ``spikewise.spectra``, and the figures from ``spikewise.plot``.
 
 """
 
