@@ -203,3 +203,19 @@ def test_bad_inputs():
             call()
     with pytest.raises(InvalidParameterError, match="eta0"):
         gradient_step(X, y, W=W, a=a, eta0=-1.0)
+
+
+def test_raw_linear_fit_matches_giantstep_label_preprocessing():
+    from spikewise.spectra.steps import LabelPreprocessing
+
+    rng = np.random.default_rng(11)
+    Z = rng.standard_normal((300, 40))
+    Y = np.tanh(Z[:, 0]) + 0.5 + Z[:, 0] ** 2
+    # GiantStep's notebook: centre, then remove Z (Z^T Y / n) fitted on the raw labels
+    expected = Y - Y.mean() - Z @ (Z.T @ Y / Z.shape[0])
+    fitted = LabelPreprocessing.fit(Z, Y, remove=("mean", "linear"), linear_fit="raw")
+    np.testing.assert_allclose(fitted.transform(Z, Y), expected, rtol=1e-13, atol=1e-13)
+    centred = LabelPreprocessing.fit(Z, Y, remove=("mean", "linear"))
+    assert not np.allclose(centred.transform(Z, Y), expected)
+    with pytest.raises(InvalidParameterError, match="'linear_fit'"):
+        LabelPreprocessing.fit(Z, Y, remove="linear", linear_fit="paper")

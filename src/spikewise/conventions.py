@@ -524,7 +524,8 @@ _DANDI = ConventionPreset(
         "Exact: W (transpose), a (unchanged; their f equals ours), eta, lam. Not a parameter "
         "and not converted: the code centres the labels and removes their estimated He_1 "
         "part (Y - mean(Y) - Z (Z^T Y/n)) before the step and adds it back after the ridge "
-        "fit; do the same to y before calling spikewise. Ridge's a_hat equals their w."
+        "fit; spikewise's LabelPreprocessing.fit(X, y, remove=('mean', 'linear'), "
+        "linear_fit='raw') does exactly this. Ridge's a_hat equals their w."
     ),
     rules=(
         _size("n", "n"),

@@ -53,6 +53,9 @@ class LabelPreprocessing:
     ``E[x y] = mu_1 beta`` for Gaussian inputs: the He_1 component of the target),
     the transform is ``y -> y - mean - X coef`` (each part only when asked for). The same
     fitted statistics are applied to test data (never refitted on test labels).
+    ``linear_fit="raw"`` estimates ``coef = X^T y / n`` from the uncentred labels instead, as
+    the GiantStep notebook (Dandi et al. 2023) does; the two differ by ``mean`` times the
+    column means of ``X``, a finite-sample effect of order ``1/sqrt(n)``.
 
     Attributes
     ----------
@@ -67,14 +70,22 @@ class LabelPreprocessing:
     coef: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
-    def fit(cls, X, y, *, remove=("mean",)) -> LabelPreprocessing:
+    def fit(cls, X, y, *, remove=("mean",), linear_fit="centred") -> LabelPreprocessing:
+        """Fit the removal on training inputs ``X`` (n, d) and labels ``y`` (n,).
+
+        ``remove`` is a subset of ``("mean", "linear")``; ``linear_fit`` is ``"centred"``
+        (``coef = X^T (y - mean) / n``) or ``"raw"`` (``coef = X^T y / n``, GiantStep's
+        choice).
+        """
         owner = "LabelPreprocessing.fit"
         remove = _check_remove(remove, owner)
+        check_option(linear_fit, "linear_fit", owner, ("centred", "raw"))
         X, y = _check_xy(X, y, owner)
         mean = float(np.mean(y)) if "mean" in remove else 0.0
         coef = None
         if "linear" in remove:
-            coef = (X.T.astype(np.float64, copy=False) @ (y - mean)) / X.shape[0]
+            target = y - mean if linear_fit == "centred" else y
+            coef = (X.T.astype(np.float64, copy=False) @ target) / X.shape[0]
         return cls(remove=remove, mean=mean, coef=coef)
 
     def transform(self, X, y) -> np.ndarray:
