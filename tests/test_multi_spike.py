@@ -357,3 +357,108 @@ def test_spike_onset_width_against_simulation():
             "relu", "he1", n=n, d=d, N=N, eta=pred.eta, rng=np.random.default_rng(7)
         )
         assert int(np.sum(s > 1.03 * pred.edge)) == learned + 1  # + the mu_0 mean spike
+
+
+# ------------------------------------------------------------------------------------------
+# bulk of the updated features: the step widens it (finite N)
+# ------------------------------------------------------------------------------------------
+
+
+def test_updated_bulk_reduces_to_ck_law_without_step():
+    """eta -> 0: the profiled population is mu_1^2 W0^T W0 + mu_*^2 I (closed-form MP
+    population of _ck_bulk): same edge to 1e-10, same BBP strength to 1e-7 (the profiled
+    bulk differentiates Silverstein's inverse numerically)."""
+    from scipy.special import ndtri
+
+    from spikewise.solvers.multi_spike import _updated_ck_bulk
+
+    n, d, N = 2000, 1000, 1500
+    r, rw = np.array([-1.0, 1.0]), np.array([0.5, 0.5])
+    a_x = ndtri((np.arange(20) + 0.5) / 20) / math.sqrt(N)
+    for sigma in ("relu", "tanh", "gelu"):
+        act = get_activation(sigma)
+        new = _updated_ck_bulk(
+            act, n=n, d=d, N=N, eta=1e-12, a_x=a_x, a_w=np.full(20, 0.05), r=r, rw=rw, sd_s=1.0
+        )
+        old = _ck_bulk(act, n=n, d=d, N=N)
+        assert new.edge == pytest.approx(old.edge, rel=1e-10)
+        assert new.threshold == pytest.approx(old.threshold, rel=1e-7)
+        pos_new, left_new, _ = new.outlier(2.0)
+        pos_old, left_old, _ = old.outlier(2.0)
+        assert pos_new == pytest.approx(pos_old, rel=1e-9)
+        assert left_new == pytest.approx(left_old, rel=1e-6)
+
+
+def test_profiled_population_matches_generalized_mp():
+    """Independent method: with v = 0 and no spectral profile, A = L W^T W L has the nonzero
+    eigenvalues of W L^2 W^T, a generalized MP law with population law(l^2), ratio N/d,
+    whose Stieltjes transform _CovarianceBulk gives in closed form (rtol 1e-10)."""
+    from spikewise.solvers.multi_spike import _ProfiledCovarianceBulk
+
+    l2 = np.array([0.3, 0.7, 1.6, 2.4])
+    aw = np.array([0.1, 0.4, 0.3, 0.2])
+    N_over_d = 1.5
+    prof = _ProfiledCovarianceBulk(
+        np.full(4, 0.2), l2[:, None], aw, np.ones(1), ratio_nd=N_over_d, c=0.75
+    )
+    gmp = _CovarianceBulk(l2, aw, N_over_d)  # W L^2 W^T (d x d), p/n = N/d
+    for z in (1.3 * gmp.edge2 + 0.2, 3.0 * gmp.edge2 + 0.2, 20.0):
+        prof._g = None
+        x = z - 0.2  # v = 0.2 I shifts the spectrum
+        m_small = gmp.m_companion(x)  # Stieltjes transform of W L^2 W^T (d x d) at x
+        expect = m_small / N_over_d - (1.0 - 1.0 / N_over_d) / x  # of L W^T W L (N x N)
+        assert prof._m_pop(z) == pytest.approx(expect, rel=1e-10)
+
+
+def _fresh_bulk_tops(sigma, *, n, d, N, eta, seeds, k):
+    """Singular values k, k+1 of sigma(X~ W1)/sqrt(n) (the top of the bulk after k
+    outliers), one row per seed."""
+    act, tch = get_activation(sigma), get_activation("he1")
+    out = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        X = rng.standard_normal((n, d))
+        beta = rng.standard_normal(d)
+        beta /= np.linalg.norm(beta)
+        W0 = rng.standard_normal((d, N)) / math.sqrt(d)
+        a = rng.standard_normal(N) / math.sqrt(N)
+        y = tch(X @ beta)
+        H = X @ W0
+        f = act(H) @ a / math.sqrt(N)
+        W1 = W0 + (eta / n) * X.T @ (((y - f)[:, None] * a[None, :]) * act.d1(H))
+        s = np.linalg.svd(act(rng.standard_normal((n, d)) @ W1) / math.sqrt(n), compute_uv=False)
+        out.append(s[: k + 2])
+    return np.array(out)
+
+
+def _check_bulk_top(sigma, alpha, sizes, seeds):
+    """Mean top-of-bulk singular value within a Tracy-Widom band below the predicted edge,
+    ratio in [1 - 2 N^{-2/3}, 1 + 0.3 N^{-2/3}]; the edge of sigma(X W0) at initialization
+    (what the bulk was predicted to be before) lies outside that band."""
+    pred = visible_spikes(sigma, "he1", eta0=1.0, alpha=alpha, **sizes)
+    k = pred.n_outliers
+    tops = _fresh_bulk_tops(sigma, eta=pred.eta, seeds=seeds, k=k, **sizes)
+    tw = sizes["N"] ** (-2.0 / 3.0)
+    top = tops[:, k].mean()
+    assert 1 - 2.0 * tw < top / pred.edge < 1 + 0.3 * tw, (top / pred.edge, tw)
+    init_edge = _ck_bulk(get_activation(sigma), **sizes).edge
+    assert not 1 - 2.0 * tw < top / init_edge < 1 + 0.3 * tw, (top / init_edge, tw)
+    # every predicted outlier is above the edge in every run
+    assert np.all(tops[:, k - 1] > pred.edge)
+    return top / pred.edge
+
+
+@pytest.mark.parametrize(("sigma", "alpha"), [("relu", 0.42), ("tanh", 0.48)])
+def test_updated_bulk_edge_against_simulation_small(sigma, alpha):
+    """The step widens the bulk for relu (by 3% here) and narrows it for tanh (by 6%: the
+    inflated pre-activations saturate, mu_1 of sigma(c h) drops)."""
+    _check_bulk_top(sigma, alpha, dict(n=600, d=300, N=450), seeds=range(6))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sigma", "alpha"), [("relu", 0.44), ("relu", 0.48), ("tanh", 0.44)])
+def test_updated_bulk_edge_against_simulation_large(sigma, alpha):
+    """(n, d, N) = (2000, 1000, 1500): at alpha = 0.48 the top of the bulk was measured at
+    1.506-1.541 against the edge of the conjugate kernel at initialization (1.4896); the
+    updated bulk's edge is 1.536."""
+    _check_bulk_top(sigma, alpha, dict(SIZES), seeds=range(3))

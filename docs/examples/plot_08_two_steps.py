@@ -13,7 +13,11 @@ the degree-2 outlier aligns with ``beta``.
 Theory: :func:`spikewise.solvers.two_step.two_step_spikes` (finite-``N`` positions and
 overlaps); simulation: :func:`spikewise.spectra.experiment.two_step`. The bulk drawn is the
 singular-value law of ``W0``; the gradients' noise widens it slightly, up to the predicted
-edge (dotted).
+edge (dotted). Beyond that edge the heavy-tailed labels (``He_3`` component) add outliers
+along single inputs ``x_i`` of large ``|y_i|`` (about ten at the full size, the largest
+near 3.3-3.8), which carry no teacher direction; ``explain()`` prints their expected
+number and typical positions, and ``TwoStepSpikes.label_outliers(residuals)`` places them
+for a given run.
 """
 
 # %%

@@ -38,6 +38,20 @@ along ``beta``, along ``u1`` and an isotropic part of squared norm ``E psi^2 / p
 which gives the singular values of ``P``. Outliers of ``W2 = W0 + P`` follow from the
 rectangular BBP criterion (Benaych-Georges & Nadakuditi 2012) for the bulk of ``W0`` plus the
 non-rank-one part of both gradients (columns of variance ``1 + v(a_j)``).
+
+Single-sample (label) outliers. Heavy-tailed labels (a ``He_3`` component) make each
+sample's own rank-one term ``(eta/n) r_i x_i (a * sigma'(W1^T x_i))^T`` leave the bulk. Its
+right vector splits into a mean part along ``a`` (strength ``label_kappa_mean |r_i|``) and
+a fluctuation independent across samples (``label_kappa |r_i|``,
+``label_kappa = eta sqrt(Var sigma'(Z) d) / n``); together with the spike along ``a`` they
+form an arrow matrix whose singular values (other than the one along ``a``) are placed on
+the bulk by the BGN criterion: :meth:`TwoStepSpikes.label_outliers` for given residuals,
+``label_outlier_count`` (``n P(|y| > threshold / label_kappa)``, exact tail of ``|y|``) and
+``label_outlier_positions`` (median order statistics of ``|y|``) on average. For relu,
+``He_2/2 + He_3/sqrt(12)``, ``alpha = (0.3, 0.45)``, fresh batch, ``N = 1500``: about ten
+such outliers, the largest near 3.3-3.8 (the outlier near 4 seen in that setting is one);
+largest three per run within 1.2% of the conditional prediction on average. On a reused
+batch ``hypot(eta1, eta2) |r2_i|`` is used and is rough (up to 25% off in single runs).
 """
 
 from __future__ import annotations
@@ -49,9 +63,9 @@ from fractions import Fraction
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from scipy.optimize import brentq
-from scipy.special import ndtri
+from scipy.special import ndtr, ndtri
 
-from spikewise._validation import check_option, check_scalar
+from spikewise._validation import check_array, check_option, check_scalar
 from spikewise.solvers.multi_spike import (
     _a_nodes,
     _check_a,
@@ -90,24 +104,84 @@ def _weight_bulk(a_init, *, N, d, coef, n_nodes=400):
     return _CovarianceBulk(np.array([1.0 + coef / N]), np.array([1.0]), N / d)
 
 
-def _label_outlier_strength(teacher, noise, *, n, d, eta, var_d1):
-    """``eta * t_n * sqrt(var_d1 * d) / n`` with ``P(|y| > t_n) = 1/n`` (typical largest label)."""
-    z = np.linspace(-12.0, 12.0, 24001)
-    pz = np.exp(-0.5 * z * z)
-    pz /= pz.sum()
-    xi, wxi = hermegauss(20) if noise > 0 else (np.zeros(1), np.ones(1))
-    wxi = wxi / wxi.sum()
-    y = np.abs(teacher(z)[:, None] + noise * xi[None, :])
-    w = pz[:, None] * wxi[None, :]
+def _label_tail(teacher, noise):
+    """``P(|y| > t)`` for ``y = sigma_*(z) + noise * xi`` (``z, xi`` standard normal).
+
+    For each Gauss-Hermite node of ``xi`` the set ``{z : |sigma_*(z) + noise xi| > t}`` is a
+    union of intervals whose end points are located on a fine grid of ``z`` in [-12, 12] and
+    refined with Brent's method; their Gaussian probabilities are summed exactly (``ndtr``).
+    """
+    z = np.linspace(-12.0, 12.0, 4801)
+    if noise > 0:
+        xi, wxi = hermegauss(20)
+        wxi = wxi / wxi.sum()
+    else:
+        xi, wxi = np.zeros(1), np.ones(1)
+    ty = np.asarray(teacher(z), dtype=float)
 
     def tail(t):
-        return float(np.sum(w[y > t])) - 1.0 / n
+        total = 0.0
+        for x0, w0 in zip(xi, wxi, strict=True):
+            def excess(zz, x0=x0):
+                return abs(float(teacher(np.array([zz]))[0]) + noise * x0) - t
+            vals = np.abs(ty + noise * x0) - t
+            inside = vals > 0
+            edges = [-np.inf]
+            prob = 0.0
+            for k in np.nonzero(inside[1:] != inside[:-1])[0]:
+                edges.append(brentq(excess, z[k], z[k + 1], xtol=1e-14, rtol=1e-14))
+            edges.append(np.inf)
+            state = bool(inside[0])
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+                if state:
+                    prob += float(ndtr(hi) - ndtr(lo))
+                state = not state
+            total += w0 * prob
+        return total
 
-    hi = float(y.max())
-    if tail(0.0) <= 0:  # pragma: no cover - degenerate labels
+    return tail
+
+
+def _label_quantile(tail, q, hi=1e3):
+    """``t`` with ``P(|y| > t) = q`` (bisection on the exact tail)."""
+    if tail(0.0) <= q:  # pragma: no cover - degenerate labels
         return 0.0
-    t_n = brentq(tail, 0.0, hi, xtol=1e-10) if tail(hi) < 0 else hi
-    return float(eta * t_n * math.sqrt(var_d1 * d) / n)
+    while tail(hi) > q:
+        hi *= 2.0
+    return brentq(lambda t: tail(t) - q, 0.0, hi, xtol=1e-12, rtol=1e-12)
+
+
+def _arrow_outliers(labels, kappa, kappa_mean, a_strength, bulk):
+    """Positions of the single-sample outliers for the largest ``|r_i|`` (``labels``); see
+    :meth:`TwoStepSpikes.label_outliers`."""
+    k = labels.size
+    if k == 0 or kappa == 0.0:
+        return np.zeros(0)
+    M = np.zeros((k + 1, k + 1))
+    M[0, 0] = a_strength
+    M[1:, 0] = kappa_mean * labels
+    M[np.arange(1, k + 1), np.arange(1, k + 1)] = kappa * labels
+    _, sv, Vt = np.linalg.svd(M)
+    along_a = int(np.argmax(np.abs(Vt[:, 0])))
+    theta = np.delete(sv, along_a)
+    theta = theta[theta > bulk.threshold]
+    return np.array([bulk.outlier(float(t))[0] for t in theta])
+
+
+def _label_outliers(teacher, noise, *, n, d, bulk, var_d1, mean_d1_2, eta, a_strength, k_max=10):
+    """Single-sample outliers: strengths per unit label, expected count, typical positions."""
+    kappa = float(eta * math.sqrt(var_d1 * d) / n)
+    kappa_mean = float(eta * math.sqrt(mean_d1_2 * d) / n)
+    tail = _label_tail(teacher, noise)
+    strength = kappa * _label_quantile(tail, 1.0 / n)
+    if kappa == 0.0:
+        return dict(kappa=0.0, kappa_mean=kappa_mean, strength=0.0, count=0.0,
+                    positions=np.zeros(0))
+    count = n * tail(bulk.threshold / kappa)
+    typical = np.array([_label_quantile(tail, (k - 0.3) / (n + 0.4)) for k in range(1, k_max + 1)])
+    positions = _arrow_outliers(typical, kappa, kappa_mean, a_strength, bulk)
+    return dict(kappa=kappa, kappa_mean=kappa_mean, strength=float(strength), count=float(count),
+                positions=positions)
 
 
 def two_step_outlier_count(alpha1, alpha2) -> int:
@@ -213,6 +287,20 @@ class TwoStepSpikes:
         same sample: ``eta = hypot(eta1, eta2)``).
         Above ``threshold`` heavy-tailed labels create extra outliers along single inputs
         ``x_i``, which carry no teacher direction and vary from run to run.
+    label_outlier_count : float
+        Expected number of such single-sample outliers, ``n P(|y| > t_c)`` with
+        ``t_c = threshold / label_kappa`` (the residual of the second step is taken equal to
+        the label: the network's output is small against the large labels that matter).
+    label_outlier_positions : ndarray
+        Typical positions of the largest single-sample outliers: the BGN position of the
+        strength ``label_kappa * t_k``, ``t_k`` the median of the ``k``-th largest ``|y|``
+        among ``n`` (quantile ``1 - (k - 0.3)/(n + 0.4)``), k = 1..10, while above threshold.
+    label_kappa : float
+        Strength per unit residual of the fluctuating part of one sample's term,
+        ``eta sqrt(Var sigma'(Z) d) / n``; see :meth:`label_outliers` for the positions given
+        realized residuals.
+    label_kappa_mean : float
+        Same for its mean part along ``a``, ``eta sqrt(d E_a[(E sigma')^2]) / n``.
     params : dict
     """
 
@@ -224,7 +312,53 @@ class TwoStepSpikes:
     threshold: float
     right_hermite: np.ndarray = field(repr=False)
     label_outlier_strength: float = 0.0
+    label_outlier_count: float = 0.0
+    label_outlier_positions: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    label_kappa: float = 0.0
+    label_kappa_mean: float = 0.0
     params: dict = field(default_factory=dict)
+    _bulk: object = field(default=None, repr=False, compare=False)
+    _a_strength: float = field(default=0.0, repr=False, compare=False)
+
+    def label_outliers(self, residuals, k_max: int = 30) -> np.ndarray:
+        """Predicted single-sample outliers of ``W2`` given the realized residuals.
+
+        Each sample ``i`` of the second batch adds the rank-one term
+        ``(eta/n) r_i x_i (a * sigma'(W1^T x_i))^T`` (left vector ``x_i / ||x_i||``,
+        ``||x_i||^2 ~ d``). Its right vector splits into the mean part ``a * E sigma'``, along
+        the spike direction ``a`` (strength ``label_kappa_mean * |r_i|``), and the fluctuation
+        ``a * (sigma' - E sigma')``, independent across samples (``label_kappa * |r_i|``).
+        With the predicted spike along ``a`` of strength ``S`` the low-rank part in the bases
+        ``(u, x_1, ..., x_k) x (a, b_1, ..., b_k)`` is the arrow matrix
+        ``[[S, 0], [kappa_mean |r_i|, diag(kappa |r_i|)]]``; its singular values other
+        than the one along ``a`` are the samples' strengths (the coupling to the spike lowers
+        the largest ones), mapped to positions by the BGN criterion on the bulk. ``S`` is the
+        typical strength, whose second-moment computation already averages over all samples;
+        removing the largest samples' share from it (``S^2 - sum kappa_mean^2 r_i^2``) was
+        tried and is 4% high at (600, 300, 450), keeping ``S`` is within 1.2% at both
+        (600, 300, 450) and (2000, 1000, 1500) (largest three per run, fresh batch); without
+        the coupling the positions are 5% high at the smaller size. On a *reused* batch the
+        two steps' terms of one sample add coherently with different residuals; the
+        ``hypot(eta1, eta2) |r2_i|`` used there is rough (single runs off by up to 25%).
+
+        Parameters
+        ----------
+        residuals : array_like of shape (n,)
+            ``y - f_1(X_2)`` of the second step (or the labels themselves).
+        k_max : int
+            Number of largest ``|r_i|`` considered.
+
+        Returns
+        -------
+        ndarray
+            Positions, decreasing (empty when no sample is above threshold).
+        """
+        r = check_array(residuals, "residuals", "TwoStepSpikes.label_outliers", ndim=1)
+        top = np.sort(np.abs(r))[::-1][:k_max]
+        top = top[self.label_kappa * top > 0.5 * self.threshold]
+        return _arrow_outliers(
+            top, self.label_kappa, self.label_kappa_mean, self._a_strength, self._bulk
+        )
 
     @property
     def n_outliers(self) -> int:
@@ -248,10 +382,13 @@ class TwoStepSpikes:
             f"outlier(s); visible at this N: {self.n_new} new, {self.n_outliers} in all.",
         ]
         if self.label_outlier_strength > self.threshold:
+            pos = ", ".join(f"{x:.3g}" for x in self.label_outlier_positions[:4])
             lines.append(
                 f"  largest labels: single-sample terms of strength ~"
-                f"{self.label_outlier_strength:.3g} > {self.threshold:.3g}: expect extra "
-                "outliers along individual inputs x_i (heavy-tailed labels), not counted above."
+                f"{self.label_outlier_strength:.3g} > {self.threshold:.3g}: expect about "
+                f"{self.label_outlier_count:.1f} extra outliers along individual inputs x_i "
+                f"(heavy-tailed labels; typical largest at {pos}), not counted above; "
+                "label_outliers(residuals) places them for a given run."
             )
         absent = p.get("absent_terms", ())
         if absent:
@@ -425,6 +562,13 @@ def two_step_spikes(
                 ),
             )
         )
+    a_strength = max([sp.strength for sp in spikes if sp.degree == 1], default=0.0)
+    mean_slope = w @ S1  # E sigma' of each neuron type on the second batch
+    label = _label_outliers(
+        tch, noise, n=n, d=d, bulk=bulk, var_d1=var_d1,
+        mean_d1_2=float(N * np.sum(a_w * a_x**2 * mean_slope**2)),
+        eta=math.hypot(eta2, eta1 if batch == "reuse" else 0.0), a_strength=a_strength,
+    )
     count = two_step_outlier_count(alpha1, alpha2)
     n_rule = min(count, 20)  # terms checked for a vanishing (k+1) mu_{k+1}
     mus = np.abs(act.hermite(max(k_max, n_rule + 1)))
@@ -437,14 +581,13 @@ def two_step_spikes(
         edge=bulk.edge,
         threshold=bulk.threshold,
         right_hermite=_frozen(np.array(right)),
-        label_outlier_strength=_label_outlier_strength(
-            tch,
-            noise,
-            n=n,
-            d=d,
-            eta=math.hypot(eta2, eta1 if batch == "reuse" else 0.0),
-            var_d1=var_d1,
-        ),
+        label_outlier_strength=label["strength"],
+        label_outlier_count=label["count"],
+        label_outlier_positions=_frozen(label["positions"]),
+        label_kappa=label["kappa"],
+        label_kappa_mean=label["kappa_mean"],
+        _bulk=bulk,
+        _a_strength=a_strength,
         params=dict(
             n=n,
             d=d,
