@@ -20,9 +20,9 @@ def _resolve_out(out) -> Path:
     out = Path(out)
     if out.suffix.lower() == ".png":
         out.parent.mkdir(parents=True, exist_ok=True)
-        return out
+        return out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    return out / "spikewise_demo.png"
+    return (out / "spikewise_demo.png").resolve()
 
 
 def _row(name, limit, finite, given, measured):
