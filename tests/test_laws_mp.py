@@ -211,3 +211,13 @@ def test_params_repr_scalar_io():
     assert isinstance(law.pdf(1.0), float)
     assert isinstance(law.stieltjes(1.0 + 1j), complex)
     assert law.pdf(np.ones((2, 3))).shape == (2, 3)
+
+
+def test_sample_rejects_bad_sizes():
+    law = MarchenkoPastur(ratio=0.5)
+    assert law.sample((2, 3), rng=0).shape == (2, 3) and law.sample(0, rng=0).shape == (0,)
+    for bad in (-3, 2.5, (2, -1), "x"):
+        with pytest.raises(InvalidParameterError,
+                           match=r"'size' parameter of MarchenkoPastur.sample must be a finite "
+                                 r"int >= 0\. Got .* instead\."):
+            law.sample(bad, rng=0)

@@ -100,3 +100,31 @@ def test_threshold_two_atoms_certified():
     for ell in (8.0, 20.0):
         ref = float(P.mp_spike_location(ell, law, dps=30))
         assert law.spike_location(ell) == pytest.approx(ref, rel=1e-14)
+
+
+def test_bad_inputs_name_the_parameter():
+    from spikewise._validation import InvalidParameterError
+
+    law = GeneralizedMarchenkoPastur(ratio=0.5, population=[1.0])
+    mp_law = MarchenkoPastur(ratio=0.5)
+    calls = [
+        (lambda: P.mp_marchenko_pastur_edges(ratio=-1.0),
+         r"'ratio' parameter of mp_marchenko_pastur_edges must be a finite float > 0.0\. "
+         r"Got -1.0 instead\."),
+        (lambda: P.mp_marchenko_pastur_edges(ratio=0.5, scale=0.0), "'scale' parameter"),
+        (lambda: P.mp_marchenko_pastur_stieltjes(float("nan"), ratio=0.5),
+         "'z' parameter of mp_marchenko_pastur_stieltjes must be a finite complex"),
+        (lambda: P.mp_stieltjes(complex(1.0, np.inf), law), "'z' parameter of mp_stieltjes"),
+        (lambda: P.mp_stieltjes(1j, mp_law), "'law' parameter of mp_stieltjes"),
+        (lambda: P.mp_edges(mp_law), "'law' parameter of mp_edges"),
+        (lambda: P.mp_spike_threshold("x"), "'law' parameter of mp_spike_threshold"),
+        (lambda: P.mp_spike_location(np.nan, law), "'ell' parameter of mp_spike_location"),
+        (lambda: P.mp_spike_location(5.0, mp_law), "'law' parameter of mp_spike_location"),
+    ]
+    for call, match in calls:
+        with pytest.raises(InvalidParameterError, match=match):
+            call()
+    # an mpf spike keeps its 50 digits through the check
+    with mp.workdps(50):
+        loc = P.mp_spike_location(mp.mpf(5), law, dps=50)
+        assert abs(loc - 5 * (1 + mp.mpf(0.5) / 4)) < mp.mpf(10) ** -45

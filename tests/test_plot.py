@@ -289,10 +289,18 @@ def test_bad_input_raises():
         theory_vs_simulation([1, 2, 3], [1, 2], [1, 2, 3])
     with pytest.raises(InvalidParameterError, match="'labels' parameter of before_after"):
         before_after(spec, spec, labels=("x",))
+    with pytest.raises(InvalidParameterError,
+                       match=r"'alpha' parameter of overlay must be a finite float >= 0.0 and "
+                             r"<= 1.0\. Got 2.0 instead"):
+        overlay(spec, alpha=2.0)
+    with pytest.raises(InvalidParameterError,
+                       match=r"'drawstyle' parameter of theory_vs_simulation must be one of "
+                             r"\{'default', .*\}\. Got 'x' instead"):
+        theory_vs_simulation([1, 2], [1, 2], [1, 2], drawstyle="x")
 
 
 def test_with_the_real_marchenko_pastur():
-    mp = pytest.importorskip("spikewise.solvers.marchenko_pastur")
+    from spikewise.solvers import marchenko_pastur as mp  # a real import: never skipped
     law = mp.MarchenkoPastur(ratio=2.0)
     spec = _mp_spectrum(400, 800, seed=5)
     ax = overlay(spec, law, bins=30)

@@ -57,8 +57,10 @@ def test_spike_aligns_with_teacher():
 
 
 def test_same_seed_identical_with_1_and_2_numba_threads():
+    if numba.config.NUMBA_NUM_THREADS < 2:  # 1 against 1 thread would compare a run to itself
+        pytest.skip("needs NUMBA_NUM_THREADS >= 2 to compare 1 with 2 threads")
     runs = []
-    for t in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+    for t in (1, 2):
         old = numba.get_num_threads()
         numba.set_num_threads(t)
         try:

@@ -234,3 +234,54 @@ def test_ks_against_mp_with_atom_at_zero():
         assert np.count_nonzero(s.values == 0) == p - n
         dists.append(s.ks(MarchenkoPastur(ratio=p / n)))
     assert dists[1] < dists[0] and dists[1] < 0.02
+
+
+def test_tracy_widom_margin_value_and_bad_inputs():
+    assert tracy_widom_margin(-2.0, 8) == pytest.approx(3.0 * 2.0 / 4.0, rel=1e-15)
+    assert tracy_widom_margin(2.0, 8, kind="singular", factor=1.0) == pytest.approx(0.25)
+    for kwargs, name in (
+        (dict(edge=1.0, size=0), "'size' parameter of tracy_widom_margin must be a finite int"),
+        (dict(edge=np.nan, size=10), "'edge' parameter of tracy_widom_margin"),
+        (dict(edge=1.0, size=10, kind="x"), r"'kind' parameter .* one of \{'eigen', 'singular'\}"),
+        (dict(edge=1.0, size=10, factor=-1.0), "'factor' parameter .* >= 0.0. Got -1.0 instead"),
+    ):
+        with pytest.raises(InvalidParameterError, match=name):
+            tracy_widom_margin(**kwargs)
+
+
+def test_zero_directions_and_unpaired_test_set_messages():
+    with pytest.raises(InvalidParameterError,
+                       match=r"'directions' parameter of squared_overlaps must have nonzero "
+                             r"columns\. Got zero columns at \[1\] instead\."):
+        squared_overlaps(np.ones((4, 2)), np.column_stack([np.ones(4), np.zeros(4)]))
+    with pytest.raises(InvalidParameterError, match="'direction' parameter of hermite_features"):
+        hermite_features(np.ones((4, 3)), np.zeros(3))
+    F = np.ones((5, 3))
+    with pytest.raises(InvalidParameterError, match="given together. Got only y_test instead"):
+        ridge_path(F, np.ones(5), lambdas=[1.0], y_test=np.ones(5))
+    with pytest.raises(InvalidParameterError, match="given together. Got only F_test instead"):
+        ridge_path(F, np.ones(5), lambdas=[1.0], F_test=F)
+
+
+def test_eigen_spectrum_rejects_non_symmetric_and_spectrum_bad_params():
+    S = np.arange(4.0).reshape(2, 2)  # eigvalsh of either triangle would be silently wrong
+    with pytest.raises(InvalidParameterError,
+                       match=r"'S' parameter of eigen_spectrum must be symmetric .* "
+                             r"Got max \|S - S\^T\| = 1 instead\."):
+        eigen_spectrum(S)
+    Ssym = S + S.T + 1e-14  # rounding-level asymmetry is accepted
+    Ssym[0, 1] += 1e-15
+    np.testing.assert_allclose(eigen_spectrum(Ssym).values, np.linalg.eigvalsh(S + S.T),
+                               rtol=1e-12, atol=1e-12)
+    with pytest.raises(InvalidParameterError, match="'params' parameter of Spectrum"):
+        Spectrum(np.ones(3), params="x")
+
+
+def test_empirical_cdf_values_and_nan():
+    s = Spectrum(np.array([3.0, 1.0, 2.0, 2.0]))
+    np.testing.assert_array_equal(s.cdf([-np.inf, 1.0, 1.5, 2.0, 3.0, np.inf]),
+                                  [0.0, 0.25, 0.25, 0.75, 1.0, 1.0])
+    with pytest.raises(InvalidParameterError,
+                       match=r"'x' parameter of Spectrum.cdf must not contain NaN\. "
+                             r"Got 1 NaN entries instead\."):
+        s.cdf([1.0, np.nan])

@@ -219,3 +219,13 @@ def test_raw_linear_fit_matches_giantstep_label_preprocessing():
     assert not np.allclose(centred.transform(Z, Y), expected)
     with pytest.raises(InvalidParameterError, match="'linear_fit'"):
         LabelPreprocessing.fit(Z, Y, remove="linear", linear_fit="paper")
+
+
+def test_dependent_teacher_directions_name_the_rank():
+    B = np.ones((5, 2))  # two equal columns
+    with pytest.raises(InvalidParameterError,
+                       match=r"'directions' parameter of make_teacher must have linearly "
+                             r"independent columns\. Got 2 columns of rank 1 instead\."):
+        make_teacher(5, n_index=2, directions=B)
+    with pytest.raises(InvalidParameterError, match="Got 1 columns of rank 0 instead"):
+        make_teacher(5, directions=np.zeros(5))

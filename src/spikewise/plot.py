@@ -36,7 +36,7 @@ import matplotlib.pyplot as plt
 import matplotlib.transforms as mtransforms
 import numpy as np
 
-from spikewise._validation import InvalidParameterError, check_array, check_scalar
+from spikewise._validation import InvalidParameterError, check_array, check_option, check_scalar
 
 __all__ = [
     "before_after",
@@ -594,6 +594,7 @@ def overlay(spectrum, law=None, *, ax=None, bins=None, outliers=None, measured="
     n_points = check_scalar(n_points, "n_points", owner, kind="int", lower=8)
     atom_tol = check_scalar(atom_tol, "atom_tol", owner, lower=0.0)
     margin = check_scalar(margin, "margin", owner, lower=0.0, allow_none=True)
+    alpha = check_scalar(alpha, "alpha", owner, lower=0.0, upper=1.0)
     laws = _as_laws(law)
     for each in laws:
         if not callable(getattr(each, "pdf", None)):
@@ -797,6 +798,8 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
             f"The 'measured' parameter of {owner} must have {x.size} columns, one per parameter "
             f"value. Got shape {meas.shape} instead."
         )
+    check_option(drawstyle, "drawstyle", owner,
+                 ("default", "steps", "steps-pre", "steps-mid", "steps-post"))
     tx = x if theory_x is None else check_array(theory_x, "theory_x", owner, ndim=1)
     ty = check_array(theory, "theory", owner, ndim=1, finite=False)
     if ty.size != tx.size:

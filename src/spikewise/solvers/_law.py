@@ -519,7 +519,11 @@ class SpectralLaw:
         -------
         ndarray of float64 of shape ``size``
         """
-        gen = check_rng(rng, f"{self.name}.sample")
+        owner = f"{self.name}.sample"
+        gen = check_rng(rng, owner)
+        shape = (size,) if np.ndim(size) == 0 else tuple(size)
+        for s in shape:
+            check_scalar(s, "size", owner, kind="int", lower=0)
         u = gen.random(size)
         return np.asarray(self.ppf(u))
 

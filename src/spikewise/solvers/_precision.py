@@ -27,6 +27,8 @@ and returns ``mpmath`` numbers. The root selection is independent of the float64
 
 from __future__ import annotations
 
+import math
+
 import mpmath as mp
 
 from spikewise._validation import (
@@ -56,6 +58,33 @@ def _dps(dps, owner):
     return check_scalar(dps, "dps", owner, kind="int", lower=15, upper=1000)
 
 
+def _check_z(z, owner) -> complex:
+    try:
+        zc = complex(z)
+    except (TypeError, ValueError):
+        zc = complex("nan")
+    if not (math.isfinite(zc.real) and math.isfinite(zc.imag)):
+        raise InvalidParameterError(
+            f"The 'z' parameter of {owner} must be a finite complex number. Got {z!r} instead."
+        )
+    return zc
+
+
+def _check_law(law, owner):
+    if not isinstance(law, GeneralizedMarchenkoPastur):
+        raise InvalidParameterError(
+            f"The 'law' parameter of {owner} must be a GeneralizedMarchenkoPastur. Got "
+            f"{type(law).__name__} instead."
+        )
+    return law
+
+
+def _check_mp_params(ratio, scale, owner):
+    ratio = check_scalar(ratio, "ratio", owner, lower=0.0, lower_inclusive=False)
+    scale = check_scalar(scale, "scale", owner, lower=0.0, lower_inclusive=False)
+    return ratio, scale
+
+
 def mp_marchenko_pastur_edges(*, ratio, scale=1.0, dps=30):
     """Edges :math:`s^2(1 \\mp \\sqrt\\gamma)^2` of Marchenko–Pastur at ``dps`` digits.
 
@@ -70,6 +99,7 @@ def mp_marchenko_pastur_edges(*, ratio, scale=1.0, dps=30):
     tuple of mpmath.mpf
     """
     owner = "mp_marchenko_pastur_edges"
+    ratio, scale = _check_mp_params(ratio, scale, owner)
     with mp.workdps(_dps(dps, owner)):
         g, s = mp.mpf(ratio), mp.mpf(scale)
         return s * (1 - mp.sqrt(g)) ** 2, s * (1 + mp.sqrt(g)) ** 2
@@ -108,8 +138,10 @@ def mp_marchenko_pastur_stieltjes(z, *, ratio, scale=1.0, dps=30):
     mpmath.mpc
     """
     owner = "mp_marchenko_pastur_stieltjes"
+    ratio, scale = _check_mp_params(ratio, scale, owner)
+    _check_z(z, owner)
     with mp.workdps(_dps(dps, owner)):
-        z = mp.mpc(z)
+        z = mp.mpc(z)  # an mpmath input keeps its digits
         if z.imag < 0:
             return mp.conj(_mp_mp_m(mp.conj(z), mp.mpf(ratio), mp.mpf(scale)))
         return _mp_mp_m(z, mp.mpf(ratio), mp.mpf(scale))
@@ -232,13 +264,9 @@ def mp_solve_s(z, law, *, dps=30):
     -------
     mpmath.mpc
     """
-    if not isinstance(law, GeneralizedMarchenkoPastur):
-        raise InvalidParameterError(
-            "The 'law' parameter of mp_solve_s must be a GeneralizedMarchenkoPastur. Got "
-            f"{type(law).__name__} instead."
-        )
+    _check_law(law, "mp_solve_s")
     dps = _dps(dps, "mp_solve_s")
-    zc = complex(z)
+    zc = _check_z(z, "mp_solve_s")
     start = complex(law.solve_s(zc))
     with mp.workdps(dps):
         pop = _MpPopulation(law)
@@ -285,7 +313,8 @@ def mp_stieltjes(z, law, *, dps=30):
     -------
     mpmath.mpc
     """
-    zc = complex(z)
+    _check_law(law, "mp_stieltjes")
+    zc = _check_z(z, "mp_stieltjes")
     if zc.imag < 0:
         return mp.conj(mp_stieltjes(zc.conjugate(), law, dps=dps))
     s = mp_solve_s(zc, law, dps=dps)
@@ -310,6 +339,7 @@ def mp_edges(law, *, dps=30):
         :math:`x(s_c)` at the critical points :math:`s_c`, sorted (the lower edge 0 of a
         law with a hard edge at zero is not a critical value and is omitted).
     """
+    _check_law(law, "mp_edges")
     dps = _dps(dps, "mp_edges")
     crit = law.critical_points
     out = []
@@ -339,6 +369,7 @@ def mp_spike_threshold(law, *, dps=30):
     -------
     mpmath.mpf
     """
+    _check_law(law, "mp_spike_threshold")
     dps = _dps(dps, "mp_spike_threshold")
     with mp.workdps(dps):
         pop = _MpPopulation(law)
@@ -361,6 +392,9 @@ def mp_spike_location(ell, law, *, dps=30):
     -------
     mpmath.mpf
     """
+    _check_law(law, "mp_spike_location")
+    # validated as a float, used as given (an mpf keeps its digits)
+    check_scalar(float(ell) if isinstance(ell, mp.mpf) else ell, "ell", "mp_spike_location")
     dps = _dps(dps, "mp_spike_location")
     with mp.workdps(dps):
         pop = _MpPopulation(law)

@@ -536,11 +536,6 @@ def _updated_ck_bulk(act, *, n, d, N, eta, a_x, a_w, r, rw, sd_s):
     )
 
 
-def _iid_bulk(*, rows, cols, variance=1.0):
-    """Bulk of a rows x cols matrix with i.i.d. entries of variance ``variance / rows``."""
-    return _CovarianceBulk(np.array([variance]), np.array([1.0]), cols / rows)
-
-
 # --------------------------------------------------------------------------------------------
 # quadrature helpers shared with two_step.py
 # --------------------------------------------------------------------------------------------

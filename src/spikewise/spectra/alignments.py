@@ -35,7 +35,10 @@ def _unit_columns(V, name, owner, dim=None):
         )
     norms = np.linalg.norm(V, axis=0)
     if np.any(norms == 0):
-        raise InvalidParameterError(f"The {name!r} parameter of {owner} has a zero column.")
+        raise InvalidParameterError(
+            f"The {name!r} parameter of {owner} must have nonzero columns. "
+            f"Got zero columns at {np.flatnonzero(norms == 0).tolist()} instead."
+        )
     return V / norms
 
 

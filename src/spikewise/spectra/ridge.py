@@ -82,7 +82,8 @@ def ridge_path(F, y, *, lambdas, F_test=None, y_test=None) -> RidgePath:
         )
     if (F_test is None) != (y_test is None):
         raise InvalidParameterError(
-            f"The 'F_test' and 'y_test' parameters of {owner} must be given together."
+            f"The 'F_test' and 'y_test' parameters of {owner} must be given together. "
+            f"Got only {'F_test' if y_test is None else 'y_test'} instead."
         )
     if F_test is not None:
         F_test = check_array(F_test, "F_test", owner, ndim=2, shape=(None, N))

@@ -187,7 +187,8 @@ def make_teacher(
     B = Q * signs
     if np.linalg.matrix_rank(R) < n_index:
         raise InvalidParameterError(
-            f"The 'directions' parameter of {owner} must have linearly independent columns."
+            f"The 'directions' parameter of {owner} must have linearly independent columns. "
+            f"Got {n_index} columns of rank {np.linalg.matrix_rank(R)} instead."
         )
     return Teacher(
         directions=B,

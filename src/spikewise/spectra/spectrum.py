@@ -8,6 +8,7 @@ start vector, so they are reproducible.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,6 +45,11 @@ def tracy_widom_margin(edge: float, size: int, *, kind: str = "eigen", factor: f
     it with probability well below 1e-4. A singular value ``s = sqrt(lambda)`` fluctuates half
     as much relative to its size, hence the factor 1/2 for ``kind="singular"``.
     """
+    owner = "tracy_widom_margin"
+    edge = check_scalar(edge, "edge", owner)
+    size = check_scalar(size, "size", owner, kind="int", lower=1)
+    kind = check_option(kind, "kind", owner, ("eigen", "singular"))
+    factor = check_scalar(factor, "factor", owner, lower=0.0)
     rel = factor * float(size) ** (-2.0 / 3.0)
     if kind == "singular":
         rel *= 0.5
@@ -76,6 +82,11 @@ class Spectrum:
         vals.sort()
         vals.setflags(write=False)
         object.__setattr__(self, "values", vals)
+        if not isinstance(self.params, Mapping):
+            raise InvalidParameterError(
+                "The 'params' parameter of Spectrum must be a mapping (dict). "
+                f"Got {type(self.params).__name__} instead."
+            )
         object.__setattr__(self, "params", dict(self.params))
 
     def __len__(self) -> int:
@@ -94,7 +105,12 @@ class Spectrum:
 
     def cdf(self, x):
         """The empirical distribution function ``#{values <= x} / m``."""
-        x = np.asarray(x, dtype=np.float64)
+        x = check_array(x, "x", "Spectrum.cdf", finite=False)
+        if np.isnan(x).any():  # searchsorted would put NaN past every value: cdf 1
+            raise InvalidParameterError(
+                "The 'x' parameter of Spectrum.cdf must not contain NaN. "
+                f"Got {int(np.isnan(x).sum())} NaN entries instead."
+            )
         return np.searchsorted(self.values, x, side="right") / max(len(self), 1)
 
     def top(self, k: int = 1) -> np.ndarray:
@@ -247,6 +263,13 @@ def eigen_spectrum(S, *, source: str = "S", params=None) -> Spectrum:
     if S.shape[0] != S.shape[1]:
         raise InvalidParameterError(
             f"The 'S' parameter of {owner} must be square. Got shape {S.shape} instead."
+        )
+    # LAPACK reads one triangle only: a non-symmetric S would give a silently wrong spectrum
+    asym = float(np.max(np.abs(S - S.T))) if S.size else 0.0
+    if asym > 1e-8 * float(np.max(np.abs(S))):
+        raise InvalidParameterError(
+            f"The 'S' parameter of {owner} must be symmetric (to relative 1e-8). "
+            f"Got max |S - S^T| = {asym:.3g} instead."
         )
     vals, _ = eigh_top(S, 0)
     p = {"tw_size": S.shape[0], **(params or {})}
