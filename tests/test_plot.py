@@ -309,3 +309,12 @@ def test_with_the_real_marchenko_pastur():
     heights = np.array([b.get_height() for b in _bars(ax)])
     centres = np.array([b.get_x() + b.get_width() / 2 for b in _bars(ax)])
     assert np.mean(np.abs(heights - law.pdf(centres))) < 0.1 * heights.max()
+
+
+def test_bad_calls_leave_no_empty_figure_behind():
+    plt.close("all")
+    with pytest.raises(InvalidParameterError):
+        overlay(np.ones(10), alpha=2.0)
+    with pytest.raises(InvalidParameterError):
+        theory_vs_simulation([1.0, 2.0], [1.0, 2.0], [1.0, 2.0], drawstyle="zigzag")
+    assert plt.get_fignums() == []

@@ -244,3 +244,11 @@ def test_zero_learning_rate_leaves_weights_and_reports_no_spike():
     assert np.all(np.isnan(r.spikes["step1"].left))
     assert np.all(np.isnan(r.alignments["spike1"]))
     np.testing.assert_array_equal(r.spectra["W1"].values, r.spectra["W0"].values)
+
+
+def test_bit_generator_is_accepted_like_a_generator():
+    a = one_step(n=60, d=30, N=40, activation="tanh", target="tanh", eta0=1.0,
+                 rng=np.random.PCG64(7), spectra=("W1",), k_top=0)
+    b = one_step(n=60, d=30, N=40, activation="tanh", target="tanh", eta0=1.0,
+                 rng=np.random.default_rng(np.random.PCG64(7)), spectra=("W1",), k_top=0)
+    np.testing.assert_array_equal(a.W1, b.W1)

@@ -285,3 +285,10 @@ def test_empirical_cdf_values_and_nan():
                        match=r"'x' parameter of Spectrum.cdf must not contain NaN\. "
                              r"Got 1 NaN entries instead\."):
         s.cdf([1.0, np.nan])
+
+
+def test_top_rejects_more_values_than_it_has():
+    s = Spectrum(np.array([1.0, 2.0, 3.0]), kind="eigen", source="t")
+    np.testing.assert_array_equal(s.top(3), [3.0, 2.0, 1.0])
+    with pytest.raises(InvalidParameterError, match="'k' parameter of Spectrum.top"):
+        s.top(4)

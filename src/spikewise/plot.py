@@ -589,7 +589,6 @@ def overlay(spectrum, law=None, *, ax=None, bins=None, outliers=None, measured="
     'density'
     """
     owner = "overlay"
-    ax = _get_ax(ax)
     bins = _check_bins(bins, owner)
     n_points = check_scalar(n_points, "n_points", owner, kind="int", lower=8)
     atom_tol = check_scalar(atom_tol, "atom_tol", owner, lower=0.0)
@@ -603,6 +602,7 @@ def overlay(spectrum, law=None, *, ax=None, bins=None, outliers=None, measured="
                 f"Got {type(each).__name__} instead."
             )
     values = _values_of(spectrum, owner)
+    ax = _get_ax(ax)  # after validation: a bad call leaves no empty figure behind
     support = _support_of(laws[0]) if laws else []
     locs, _ = _atoms_of(laws[0]) if laws else (np.empty(0), np.empty(0))
     if locs.size:
@@ -790,7 +790,6 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
         The axes drawn on.
     """
     owner = "theory_vs_simulation"
-    ax = _get_ax(ax)
     x = check_array(param_values, "param_values", owner, ndim=1)
     meas = check_array(measured, "measured", owner, ndim=(1, 2), finite=False)
     if meas.shape[-1] != x.size:
@@ -808,6 +807,7 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
             f"{'theory_x' if theory_x is not None else 'param_values'} entry). "
             f"Got {ty.size} instead."
         )
+    ax = _get_ax(ax)  # after validation: a bad call leaves no empty figure behind
     if color is None:
         palette = _palette()
         color = palette[sum(1 for ln in ax.lines if ln.get_gid() == "spikewise-theory")

@@ -256,9 +256,7 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
                     f"a SpectralLaw. Got {weights!r} instead."
                 )
             law = population
-            if isinstance(law, DiscreteLaw):
-                pass
-            elif not law.support:
+            if not isinstance(law, DiscreteLaw) and not law.support:
                 loc, mass = law.atoms
                 law = DiscreteLaw(loc, mass, owner=self.name)
         elif (isinstance(population, tuple) and len(population) == 2 and weights is None

@@ -166,9 +166,11 @@ def _seeded(rng, owner):
         return np.random.default_rng(rng), (rng.entropy, tuple(rng.spawn_key))
     if isinstance(rng, np.random.Generator):
         return rng, None
+    if isinstance(rng, np.random.BitGenerator):
+        return np.random.default_rng(rng), None
     raise InvalidParameterError(
-        f"The 'rng' parameter of {owner} must be None, a non-negative int, a SeedSequence or "
-        f"a numpy Generator. Got {type(rng).__name__} instead."
+        f"The 'rng' parameter of {owner} must be None, a non-negative int, a SeedSequence, "
+        f"a numpy BitGenerator or a numpy Generator. Got {type(rng).__name__} instead."
     )
 
 

@@ -114,8 +114,8 @@ class Spectrum:
         return np.searchsorted(self.values, x, side="right") / max(len(self), 1)
 
     def top(self, k: int = 1) -> np.ndarray:
-        """The k largest values, in decreasing order."""
-        k = check_scalar(k, "k", "Spectrum.top", kind="int", lower=0)
+        """The k largest values, in decreasing order (``0 <= k <= len(self)``)."""
+        k = check_scalar(k, "k", "Spectrum.top", kind="int", lower=0, upper=len(self))
         return self.values[::-1][:k].copy()
 
     # --- summaries --------------------------------------------------------------------------
