@@ -89,6 +89,7 @@ from spikewise._validation import (
     check_option,
     check_scalar,
 )
+from spikewise.solvers.spikes import _frozen
 
 __all__ = [
     "spike_count",
@@ -961,12 +962,6 @@ def visible_spikes(
             absent_degrees=absent,
         ),
     )
-
-
-def _frozen(arr):
-    out = np.array(arr, dtype=float, copy=True)
-    out.setflags(write=False)
-    return out
 
 
 def spike_onset_width(
