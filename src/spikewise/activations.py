@@ -69,11 +69,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 import mpmath
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
 from scipy.special import erf as _sp_erf
 from scipy.special import expit as _sp_expit
 from scipy.special import ndtr as _sp_ndtr
 
+from spikewise._gauss import factorials as _factorials
+from spikewise._gauss import hermite_polynomials, normal_rule
+from spikewise._gauss import hermite_series as _hermite_series
+from spikewise._gauss import hermite_series_derivative as _hermite_series_derivative
 from spikewise._validation import InvalidParameterError, check_option, check_scalar
 
 __all__ = [
@@ -102,66 +105,12 @@ KERNEL_CODES = {
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _INV_SQRT_2PI = 1.0 / _SQRT_2PI
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-_GH_NODES = 200
-_GL_NODES = 16
-_GL_HALF_RANGE = 40.0
 _MAX_K = 100
 
 
 # --------------------------------------------------------------------------------------------
 # Hermite polynomials
 # --------------------------------------------------------------------------------------------
-def hermite_polynomials(x, k_max: int) -> np.ndarray:
-    r"""Probabilists' Hermite polynomials :math:`\mathrm{He}_0(x), \dots, \mathrm{He}_{k_{max}}(x)`.
-
-    Uses the three-term recurrence :math:`\mathrm{He}_{k+1}(x) = x\,\mathrm{He}_k(x) -
-    k\,\mathrm{He}_{k-1}(x)`.
-
-    Parameters
-    ----------
-    x : array_like
-        Points.
-    k_max : int
-        Highest degree, >= 0.
-
-    Returns
-    -------
-    ndarray of shape ``(k_max + 1,) + np.shape(x)``
-    """
-    k_max = check_scalar(k_max, "k_max", "hermite_polynomials", kind="int", lower=0)
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty((k_max + 1,) + x.shape)
-    out[0] = 1.0
-    if k_max >= 1:
-        out[1] = x
-    for k in range(1, k_max):
-        out[k + 1] = x * out[k] - k * out[k - 1]
-    return out
-
-
-def _hermite_series(x, coeffs: np.ndarray) -> np.ndarray:
-    """Evaluate ``sum_k coeffs[k] He_k(x)`` by Clenshaw-free direct recurrence."""
-    x = np.asarray(x, dtype=np.float64)
-    total = np.zeros_like(x)
-    h_prev = np.ones_like(x)
-    total = total + coeffs[0] * h_prev
-    if len(coeffs) == 1:
-        return total
-    h = x.copy()
-    total = total + coeffs[1] * h
-    for k in range(1, len(coeffs) - 1):
-        h_prev, h = h, x * h - k * h_prev
-        total = total + coeffs[k + 1] * h
-    return total
-
-
-def _hermite_series_derivative(coeffs: np.ndarray) -> np.ndarray:
-    """Coefficients of d/dx sum_k c_k He_k = sum_k c_k k He_{k-1}."""
-    if len(coeffs) <= 1:
-        return np.zeros(1)
-    return np.array([c * k for k, c in enumerate(coeffs)][1:], dtype=np.float64)
-
-
 def _mp_hermite(k: int, z):
     """He_k(z) in mpmath arithmetic (recurrence)."""
     h_prev, h = mpmath.mpf(1), z
@@ -311,36 +260,6 @@ def _central_d2(func, x):
         + 16.0 * func(x - h)
         - func(x - 2 * h)
     ) / (12.0 * h * h)
-
-
-# --------------------------------------------------------------------------------------------
-# Quadrature rules (computed once)
-# --------------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1)
-def _gauss_hermite_rule():
-    x, w = hermegauss(_GH_NODES)
-    return x, w / _SQRT_2PI
-
-
-@functools.lru_cache(maxsize=32)
-def _split_legendre_rule(kinks: tuple):
-    """Composite Gauss-Legendre rule for E[g(Z)] with panel edges at every kink."""
-    lo = min((-_GL_HALF_RANGE,) + tuple(k - _GL_HALF_RANGE for k in kinks))
-    hi = max((_GL_HALF_RANGE,) + tuple(k + _GL_HALF_RANGE for k in kinks))
-    edges = set(np.arange(math.floor(lo), math.ceil(hi) + 1.0, 1.0).tolist())
-    edges.update(float(k) for k in kinks)
-    edges = np.array(sorted(edges))
-    t, wt = np.polynomial.legendre.leggauss(_GL_NODES)
-    a = edges[:-1, None]
-    b = edges[1:, None]
-    x = ((b - a) / 2.0 * t + (a + b) / 2.0).ravel()
-    w = ((b - a) / 2.0 * wt).ravel() * np.exp(-0.5 * x * x) / _SQRT_2PI
-    keep = w > 0
-    return x[keep], w[keep]
-
-
-def _factorials(k_max: int) -> np.ndarray:
-    return np.array([math.factorial(k) for k in range(k_max + 1)], dtype=np.float64)
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,7 +416,7 @@ class Activation:
             m = min(len(self._exact), k_max + 1)
             mu[:m] = self._exact[:m]
             return mu
-        x, w = _split_legendre_rule(self.kinks) if self.kinks else _gauss_hermite_rule()
+        x, w = normal_rule(self.kinks)
         with np.errstate(over="ignore", invalid="ignore"):
             values = self._func(x)
         if not np.all(np.isfinite(values)):
@@ -537,7 +456,7 @@ class Activation:
 
     def _expectation(self, g: Callable) -> float:
         """E[g(Z)] with the same rule as the quadrature coefficients (g vectorized)."""
-        x, w = _split_legendre_rule(self.kinks) if self.kinks else _gauss_hermite_rule()
+        x, w = normal_rule(self.kinks)
         return float(np.dot(g(x), w))
 
     @property
