@@ -68,6 +68,9 @@ __all__ = ["DiscreteLaw", "GeneralizedMarchenkoPastur"]
 
 _NEWTON_TOL = 2e-15
 _ACCEPT_TOL = 1e-9
+_MASS_TOL = 1e-8
+_BLOCK = 2**16  # entries of one (points x atoms) block
+_N_ANCHORS = 9  # points per support interval solved by the homotopy before continuation
 
 
 class DiscreteLaw(SpectralLaw):
@@ -150,7 +153,12 @@ class DiscreteLaw(SpectralLaw):
 
 
 class _Population:
-    """The population law H seen through D(s), D'(s), m_H(s), m_H'(s)."""
+    """The population law H seen through D(s), D'(s), m_H(s), m_H'(s).
+
+    For an atomic H every quantity is a weighted sum over the atoms; the sums over a block of
+    points are matrix-vector products over a (points x atoms) block of at most ``_BLOCK``
+    entries, so memory stays bounded and the cost is O(points x atoms) per evaluation.
+    """
 
     def __init__(self, law: SpectralLaw, ratio: float):
         self.law = law
@@ -160,6 +168,10 @@ class _Population:
             self.t = law.locations
             self.w = law.weights
             self.wt = self.w * self.t
+            self.wts = np.stack([self.wt, self.w], axis=1)
+            pos = self.t > 0
+            self.tp = self.t[pos]  # the poles of D, sorted
+            self.wtt = (self.wt * self.t)[pos]
         loc, mass = law.atoms
         self.zero_mass = float(mass[loc == 0.0].sum())
         self.mean = law.mean()
@@ -168,18 +180,26 @@ class _Population:
         forb += [(float(a), float(b)) for a, b in law.support]
         self.forbidden = sorted(forb)
 
+    def _blocks(self, n, k):
+        step = max(1, _BLOCK // max(k, 1))
+        for i in range(0, n, step):
+            yield slice(i, i + step)
+
     def evaluate(self, s):
         """Return (D, D', m_H, m_H') at s (complex or real array)."""
         g = self.ratio
+        s = np.asarray(s)
         if self.discrete:
+            dtype = np.complex128 if np.iscomplexobj(s) else np.float64
+            one = np.empty((s.size, 2), dtype=dtype)
+            two = np.empty((s.size, 2), dtype=dtype)
             with np.errstate(divide="ignore", invalid="ignore"):
-                r = 1.0 / (self.t[None, :] - s[:, None])
-                r2 = r * r
-            m_h = r @ self.w
-            dm_h = r2 @ self.w
-            d = 1.0 - g * (r @ self.wt)
-            dd = -g * (r2 @ self.wt)
-            return d, dd, m_h, dm_h
+                for b in self._blocks(s.size, self.t.size):
+                    r = 1.0 / (self.t[None, :] - s[b, None])
+                    one[b] = r @ self.wts
+                    r *= r
+                    two[b] = r @ self.wts
+            return 1.0 - g * one[:, 0], -g * two[:, 0], one[:, 1], two[:, 1]
         m_h = np.asarray(self.law.stieltjes(s))
         dm_h = np.asarray(self.law.dstieltjes(s))
         if not np.iscomplexobj(s):
@@ -190,19 +210,117 @@ class _Population:
 
     def z_and_dz(self, s):
         """x(s) = s D(s) and x'(s) = D + s D' (the Newton pair), cheaply."""
-        if self.discrete and self.t.size <= 16:
-            # few atoms: a loop over atoms beats building the (points x atoms) matrix
-            a = np.zeros(s.shape, dtype=s.dtype)
-            b = np.zeros(s.shape, dtype=s.dtype)
-            with np.errstate(divide="ignore", invalid="ignore"):
+        if not self.discrete:
+            d, dd, _, _ = self.evaluate(s)
+            return s * d, d + s * dd
+        a = np.zeros(s.shape, dtype=s.dtype)
+        b = np.zeros(s.shape, dtype=s.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.t.size <= 16:
+                # few atoms: a loop over atoms beats building the (points x atoms) block
                 for t, wt in zip(self.t, self.wt, strict=True):
                     r = 1.0 / (t - s)
                     a += wt * r
                     b += wt * (r * r)
-            d = 1.0 - self.ratio * a
-            return s * d, d - self.ratio * s * b
-        d, dd, _, _ = self.evaluate(s)
-        return s * d, d + s * dd
+            else:
+                for blk in self._blocks(s.size, self.t.size):
+                    r = 1.0 / (self.t[None, :] - s[blk, None])
+                    a[blk] = r @ self.wt
+                    r *= r
+                    b[blk] = r @ self.wt
+        d = 1.0 - self.ratio * a
+        return s * d, d - self.ratio * s * b
+
+    def magnitude(self, s):
+        """Size of the terms of x(s), the scale of its rounding error (backward error).
+
+        ``|s| (1 + gamma sum_k w_k t_k / |t_k - s|)`` for atoms; ``|s| (1 + gamma +
+        gamma |s m_H(s)|)`` otherwise.
+        """
+        g = self.ratio
+        if not self.discrete:
+            m_h = np.asarray(self.law.stieltjes(s))
+            return np.abs(s) * (1.0 + g + g * np.abs(s * m_h))
+        acc = np.empty(s.shape, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for blk in self._blocks(s.size, self.t.size):
+                acc[blk] = (1.0 / np.abs(self.t[None, :] - s[blk, None])) @ self.wt
+        return np.abs(s) * (1.0 + g * acc)
+
+    def curvature_sums(self, s, powers):
+        """``sum_k w_k t_k^2 / (t_k - s)^p`` for each p in ``powers`` at real s (atoms > 0)."""
+        out = [np.empty(s.size) for _ in powers]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for blk in self._blocks(s.size, self.tp.size):
+                r = 1.0 / (self.tp[None, :] - s[blk, None])
+                rp = r * r
+                p_now = 2
+                for j, p in enumerate(powers):
+                    while p_now < p:
+                        rp *= r
+                        p_now += 1
+                    out[j][blk] = rp @ self.wtt
+        return out
+
+
+def _midpoint(lo, hi, left, right):
+    """Bisection point of [lo, hi] inside the pole interval (left, right).
+
+    Arithmetic, unless the bracket spans more than a factor 4 in the distance to the nearer
+    pole; then the geometric mean of the distances, so that a root at a relative distance
+    1e-16 of a pole is reached in O(log log) bisections, whatever the scales.
+    """
+    mid = 0.5 * (lo + hi)
+    with np.errstate(invalid="ignore", over="ignore"):
+        dl0 = lo - left
+        dl1 = hi - left
+        floor_l = 4e-16 * np.abs(left) + 1e-300
+        geo_l = left + np.sqrt(np.maximum(dl0, floor_l) * dl1)
+        use_l = np.isfinite(left) & (dl1 > 4.0 * np.maximum(dl0, floor_l))
+        dr0 = right - hi
+        dr1 = right - lo
+        floor_r = 4e-16 * np.abs(right) + 1e-300
+        geo_r = right - np.sqrt(np.maximum(dr0, floor_r) * dr1)
+        use_r = np.isfinite(right) & (dr1 > 4.0 * np.maximum(dr0, floor_r))
+    near_l = ~np.isfinite(right) | (np.isfinite(left) & (mid - left <= right - mid))
+    out = np.where(near_l & use_l, geo_l, np.where(~near_l & use_r, geo_r, mid))
+    ok = (out > lo) & (out < hi)
+    return np.where(ok, out, mid)
+
+
+def _safe_newton(fun, lo, hi, s, left, right, owner, what):
+    """Roots of increasing functions, one per entry, bracketed in (lo, hi); vectorized.
+
+    Newton's step where it stays in the bracket and halves the step, otherwise a bisection
+    (:func:`_midpoint`); the bracket shrinks at every iteration. ``fun(s, idx)`` returns the
+    values and derivatives at ``s`` for the entries ``idx``.
+    """
+    lo, hi, s = lo.copy(), hi.copy(), s.copy()
+    s = np.where((s > lo) & (s < hi), s, _midpoint(lo, hi, left, right))
+    old_step = hi - lo
+    active = np.arange(s.size)
+    for _ in range(400):
+        if not active.size:
+            return s
+        sa = s[active]
+        f, df = fun(sa, active)
+        lo_a = np.where(f < 0, sa, lo[active])
+        hi_a = np.where(f > 0, sa, hi[active])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            new = sa - f / df
+        bad = (~np.isfinite(new) | (new <= lo_a) | (new >= hi_a)
+               | (np.abs(new - sa) > 0.5 * old_step[active]))
+        new = np.where(bad, _midpoint(lo_a, hi_a, left[active], right[active]), new)
+        tiny = 4e-16 * np.abs(sa)
+        done = (f == 0) | (np.abs(new - sa) <= tiny) | (hi_a - lo_a <= tiny)
+        lo[active], hi[active] = lo_a, hi_a
+        old_step[active] = np.abs(new - sa)
+        s[active] = np.where(f == 0, sa, new)
+        active = active[~done]
+    raise ConvergenceError(
+        f"{owner}: the search for {what} did not converge in 400 iterations (bracket "
+        f"[{lo[active[0]]!r}, {hi[active[0]]!r}])."
+    )
 
 
 class GeneralizedMarchenkoPastur(SpectralLaw):
@@ -336,6 +454,109 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
     @cached_property
     def _structure(self):
         """Critical points, increasing pieces and support (Silverstein–Choi)."""
+        if self._pop.discrete:
+            pieces, criticals = self._pieces_atoms()
+        else:
+            pieces, criticals = self._pieces_sampled()
+        pieces.sort(key=lambda p: p[2])
+        # support: the gaps of the union of the images, within [0, inf); a gap must be wider
+        # than rounding relative to its own ends (scales may differ by 1e16 across the law)
+        support = []
+        cover = -np.inf
+        for _, _, x_l, x_r in pieces:
+            if np.isfinite(cover) and x_l > cover + 1e-13 * max(abs(cover), abs(x_l)):
+                support.append((max(cover, 0.0), x_l))
+            cover = max(cover, x_r)
+        return {"pieces": pieces, "criticals": np.array(sorted(criticals)), "support": support}
+
+    def _pieces_atoms(self):
+        """Increasing pieces of x(s) for an atomic H, without sampling (O(K log K) + solves).
+
+        With the poles :math:`0 < t_1 < \\dots < t_K` of :math:`D` and
+        :math:`f(s) = \\sum_k w_k t_k^2 / (t_k - s)^2`, :math:`x'(s) = 1 - \\gamma f(s)`.
+        Between two consecutive poles :math:`f` is strictly convex and tends to
+        :math:`+\\infty` at both ends, so :math:`x'` has no zero or exactly two, on either
+        side of the minimum of :math:`f`. Keeping only the two nearest poles gives the bound
+        :math:`f \\ge (a^{1/3} + b^{1/3})^3 / (t_{k+1} - t_k)^2` (:math:`a = w_k t_k^2`,
+        :math:`b = w_{k+1} t_{k+1}^2`, all terms being positive), which rules out every
+        interval where :math:`\\gamma` times it is at least 1 (no gap can open there); on the
+        others the minimum of :math:`f` and the two zeros are found by safeguarded Newton,
+        vectorized over the intervals, the zeros as roots of
+        :math:`(\\gamma f)^{-1/2} - 1`, which is close to linear near a pole. On
+        :math:`(-\\infty, t_1)` :math:`f` increases and on :math:`(t_K, \\infty)` it
+        decreases, so each holds exactly one zero of :math:`x'`.
+        """
+        pop, g = self._pop, self.ratio
+        t, wtt = pop.tp, pop.wtt
+        owner = self.name
+        f0 = g * float(np.sum(pop.w[pop.t > 0]))  # gamma f(0): f(0) = H((0, inf))
+        pieces, criticals = [], []
+
+        def phi(s, idx, sign=1.0):
+            f, df = pop.curvature_sums(s, (2, 3))
+            df = 2.0 * df
+            with np.errstate(divide="ignore", invalid="ignore"):
+                q = 1.0 / np.sqrt(g * f)
+                return sign * (q - 1.0), sign * (-0.5 * q ** 3 * g * df)
+
+        def lowest(lo, hi):
+            one = np.ones(1)
+            return _safe_newton(lambda s, i: phi(s, i, -1.0), lo * one, hi * one,
+                                0.5 * (lo + hi) * one, -np.inf * one, t[0] * one, owner,
+                                "the lowest critical point")[0]
+
+        if f0 < 1.0:
+            r = lowest(0.0, t[0])
+            pieces += [(-np.inf, 0.0, -np.inf, 0.0), (0.0, r, 0.0, float(self._z_real(r)[0]))]
+            criticals.append(r)
+        elif f0 > 1.0:
+            r = lowest(2.0 * t[-1] * (1.0 - np.sqrt(f0)), 0.0)
+            pieces.append((-np.inf, r, -np.inf, float(self._z_real(r)[0])))
+            criticals.append(r)
+        else:
+            pieces.append((-np.inf, 0.0, -np.inf, 0.0))
+        if t.size > 1:
+            a3 = np.cbrt(wtt[:-1])
+            b3 = np.cbrt(wtt[1:])
+            gap = np.diff(t)
+            idx = np.nonzero(g * (a3 + b3) ** 3 < gap * gap)[0]
+            if idx.size:
+                p, q = t[idx], t[idx + 1]
+                s0 = p + gap[idx] * a3[idx] / (a3[idx] + b3[idx])
+
+                def slope(s, i):
+                    d1, d2 = pop.curvature_sums(s, (3, 4))
+                    return 2.0 * d1, 6.0 * d2
+
+                s_min = _safe_newton(slope, p, q, s0, p, q, owner,
+                                     "the minima of x' between population atoms")
+                keep = g * pop.curvature_sums(s_min, (2,))[0] < 1.0
+                p, q, s_min = p[keep], q[keep], s_min[keep]
+                if p.size:
+                    n = p.size
+                    sign = np.concatenate([np.ones(n), -np.ones(n)])
+                    roots = _safe_newton(
+                        lambda s, i: phi(s, i, sign[i]),
+                        np.concatenate([p, s_min]), np.concatenate([s_min, q]),
+                        np.concatenate([0.5 * (p + s_min), 0.5 * (s_min + q)]),
+                        np.concatenate([p, p]), np.concatenate([q, q]), owner,
+                        "the critical points between population atoms",
+                    )
+                    r1, r2 = roots[:n], roots[n:]
+                    x1, x2 = self._z_real(r1), self._z_real(r2)
+                    pieces += list(zip(r1.tolist(), r2.tolist(), x1.tolist(), x2.tolist(),
+                                       strict=True))
+                    criticals += roots.tolist()
+        one = np.ones(1)
+        top = _safe_newton(phi, t[-1] * one, t[-1] * (1.0 + 2.0 * np.sqrt(f0)) * one,
+                           t[-1] * (1.0 + np.sqrt(f0)) * one, t[-1] * one, np.inf * one,
+                           owner, "the top critical point")[0]
+        pieces.append((top, np.inf, float(self._z_real(top)[0]), np.inf))
+        criticals.append(top)
+        return pieces, [float(c) for c in criticals]
+
+    def _pieces_sampled(self):
+        """Increasing pieces of x(s) for a continuous H, from sign changes of x' on nodes."""
         pieces = []  # (s_l, s_r, x_l, x_r)
         criticals = []
         for u, v in self._segments():
@@ -368,16 +589,7 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
                 last = j == len(bounds) - 2
                 x_r = self._end_value(hi, -1) if last else float(self._z_real([hi])[0])
                 pieces.append((lo, hi, x_l, x_r))
-        pieces.sort(key=lambda p: p[2])
-        # support: the gaps of the union of the images, within [0, inf)
-        support = []
-        cover = -np.inf
-        tol = 1e-13 * max(abs(self._pop.mean), 1.0)
-        for _, _, x_l, x_r in pieces:
-            if x_l > cover + tol and np.isfinite(cover):
-                support.append((max(cover, 0.0), x_l))
-            cover = max(cover, x_r)
-        return {"pieces": pieces, "criticals": np.array(sorted(criticals)), "support": support}
+        return pieces, criticals
 
     def _support(self):
         return self._structure["support"]
@@ -413,6 +625,32 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
     def bulks(self) -> list[tuple[float, float, float]]:
         """``(lo, hi, mass)`` of each connected component of the continuous part."""
         return [(r.lo, r.hi, r.mass) for r in self._rules]
+
+    @cached_property
+    def _rules(self):
+        """The interval rules of :class:`SpectralLaw`, checked: ``int pdf + atoms = 1``.
+
+        The masses of the rules are the integrals of the density over each support interval
+        (cosine series refined until their tail is below ``1e-14``); a total that misses the
+        unit mass by more than ``1e-8`` means a bulk was lost or mis-solved, and raises
+        :class:`~spikewise._validation.ConvergenceError` rather than return wrong cdf, ppf,
+        moments or bulks.
+        """
+        rules = SpectralLaw.__dict__["_rules"].func(self)
+        continuous = float(sum(r.mass for r in rules))
+        atoms = float(np.sum(self._atoms_cache[1]))
+        missing = 1.0 - continuous - atoms
+        if not abs(missing) <= _MASS_TOL:
+            raise ConvergenceError(
+                f"{self.name}: the mass check failed: the density integrates to "
+                f"{continuous!r} over {len(rules)} support interval(s) in "
+                f"[{self.lower:.6g}, {self.upper:.6g}] and the atoms carry {atoms!r}, so "
+                f"{missing:.3g} of the unit mass is missing (tolerance {_MASS_TOL:g}). The "
+                f"support or the density was not resolved (ratio {self.ratio!r}, population "
+                f"{self.population.name} on [{self.population.lower:.6g}, "
+                f"{self.population.upper:.6g}])."
+            )
+        return rules
 
     @cached_property
     def _scale(self) -> float:
@@ -475,7 +713,7 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
                 break
         z, _ = self._pop.z_and_dz(s)
         res = np.abs(z - x)
-        bad = res > _ACCEPT_TOL * (np.abs(x) + self._scale)
+        bad = ~(res <= _ACCEPT_TOL * self._pop.magnitude(s))
         if np.any(bad):
             i = int(np.argmax(res))
             raise ConvergenceError(
@@ -486,15 +724,23 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
 
     # -------------------------------------------------------- complex solve
     def _newton(self, s, zt, maxit, keep_upper):
+        """Newton's method on x(s) = zt, kept in C+ if asked; vectorized, in place.
+
+        Returns ``(s, converged, residual)``, the residual ``|x(s) - zt|`` being the one of the
+        last iterate evaluated (the returned s is one step further, hence no worse).
+        """
         conv = np.zeros(s.shape, dtype=bool)
+        res = np.full(s.shape, np.inf)
         for _ in range(maxit):
             idx = np.nonzero(~conv)[0]
             if idx.size == 0:
                 break
             si = s[idx]
             z, dz = self._pop.z_and_dz(si)
+            f = z - zt[idx]
+            res[idx] = np.abs(f)
             with np.errstate(divide="ignore", invalid="ignore"):
-                step = (z - zt[idx]) / dz
+                step = f / dz
             step = np.where(np.isfinite(step), step, 0.5j * np.abs(si))
             if keep_upper:
                 # never leave the upper half plane: shorten steps that would
@@ -504,7 +750,7 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
             new = si - step
             s[idx] = new
             conv[idx] = np.abs(step) <= _NEWTON_TOL * np.abs(new)
-        return s, conv
+        return s, conv, res
 
     def _not_spurious(self, s):
         """False for roots that crept onto the real axis on a decreasing branch of x.
@@ -521,8 +767,81 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
         ok[flat] = ~(dz < -1e-4)
         return ok
 
+    def _accepted(self, s, z):
+        """Backward-error test: ``|x(s) - z| <= 1e-9`` times the size of the terms of x(s)."""
+        zz, _ = self._pop.z_and_dz(s)
+        res = np.abs(zz - z)
+        return res <= _ACCEPT_TOL * self._pop.magnitude(s), res
+
     def _solve_complex(self, z):
         """s in C+ with s D(s) = z, for Im z > 0 or real z inside the support."""
+        s = np.empty(z.shape, dtype=np.complex128)
+        real = z.imag == 0
+        if np.any(real):
+            s[real] = self._solve_inside(z.real[real])
+        if np.any(~real):
+            s[~real] = self._solve_homotopy(z[~real])
+        return s
+
+    def _solve_inside(self, x):
+        """Boundary values s(x + i0) on the support, by continuation along each interval.
+
+        On each support interval ``[a, b]`` the points are sorted by the angle
+        ``theta = arccos(1 - 2 (x - a)/(b - a))``, in which s is smooth up to the square-root
+        edges. A few points (``_N_ANCHORS``) are solved by the homotopy of
+        :meth:`_solve_homotopy`; then, level by level, the point halfway (in rank) between
+        two solved neighbours starts Newton's method from their linear interpolation in
+        ``theta``. A point is accepted only if Newton converged, ``Im s > 0``, the root is not
+        a real root on a decreasing branch (:meth:`_not_spurious`) and the backward error is
+        below tolerance; the root in the upper half plane being unique (Silverstein & Choi
+        1995), an accepted point is the physical one. Points that fail go to the homotopy.
+        """
+        out = np.empty(x.shape, dtype=np.complex128)
+        for a, b in self.support:
+            sel = np.nonzero((x > a) & (x < b))[0]
+            if not sel.size:
+                continue
+            order = sel[np.argsort(x[sel], kind="stable")]
+            xs = x[order]
+            th = np.arccos(np.clip(1.0 - 2.0 * (xs - a) / (b - a), -1.0, 1.0))
+            out[order] = self._continue(xs, th)
+        return out
+
+    def _continue(self, xs, th):
+        n = xs.size
+        s = np.empty(n, dtype=np.complex128)
+        known = np.unique(np.round(np.linspace(0, n - 1, min(n, _N_ANCHORS))).astype(np.intp))
+        s[known] = self._solve_homotopy(xs[known].astype(np.complex128))
+        while known.size < n:
+            i, j = known[:-1], known[1:]
+            gap = j - i > 1
+            i, j = i[gap], j[gap]
+            m = (i + j) // 2
+            span = th[j] - th[i]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lam = np.where(span > 0, (th[m] - th[i]) / span, 0.5)
+            guess = s[i] + lam * (s[j] - s[i])
+            zt = xs[m].astype(np.complex128)
+            new, conv, res = self._newton(guess, zt, 12, True)
+            good = conv & (new.imag > 0)
+            # backward error: |x(s)| <= size of the terms of x(s) and |s| <= it, so the
+            # cheap test against max(|z|, |s|) is the stricter one; the rest get the full one
+            cheap = res <= _ACCEPT_TOL * np.maximum(np.abs(zt), np.abs(new))
+            full = good & ~cheap
+            if np.any(full):
+                idx = np.nonzero(full)[0]
+                good[idx] = self._accepted(new[idx], zt[idx])[0]
+            if np.any(good):
+                idx = np.nonzero(good)[0]
+                good[idx] = self._not_spurious(new[idx])
+            if not np.all(good):
+                new[~good] = self._solve_homotopy(zt[~good])
+            s[m] = new
+            known = np.sort(np.concatenate([known, m]))
+        return s
+
+    def _solve_homotopy(self, z):
+        """s in C+ with s D(s) = z, continued from z + i eta with eta decreasing."""
         n = z.size
         s_out = np.empty(n, dtype=np.complex128)
         if n == 0:
@@ -532,14 +851,14 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
         eta = np.maximum(y, 2.0 * (np.abs(x) + scale))
         zt = x + 1j * eta
         s = zt - self.ratio * self._pop.mean
-        s, _ = self._newton(s, zt, 60, True)
+        s, _, _ = self._newton(s, zt, 60, True)
         active = np.arange(n)
         q = 0.2
         eta_min_all = 1e-14 * np.maximum(np.abs(x), 1e-280)  # relative: tiny x too
         total_it = 60
         while active.size:
             # try to jump straight to the target
-            s_try, conv = self._newton(s.copy(), z[active], 8, True)
+            s_try, conv, _ = self._newton(s.copy(), z[active], 8, True)
             total_it += 8
             good = conv & (s_try.imag > 0) & self._not_spurious(s_try)
             s_out[active[good]] = s_try[good]
@@ -559,11 +878,10 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
                 if not active.size:
                     break
             eta = np.maximum(np.maximum(yt, eta_min), eta * q)
-            s, _ = self._newton(s, x[active] + 1j * eta, 30, True)
+            s, _, _ = self._newton(s, x[active] + 1j * eta, 30, True)
             total_it += 30
-        zz, _ = self._pop.z_and_dz(s_out)
-        res = np.abs(zz - z)
-        bad = ~(res <= _ACCEPT_TOL * (np.abs(z) + scale)) | ~(s_out.imag >= 0)
+        ok, res = self._accepted(s_out, z)
+        bad = ~ok | ~(s_out.imag >= 0)
         if np.any(bad):
             i = int(np.nonzero(bad)[0][np.argmax(np.where(np.isfinite(res[bad]), res[bad], 0))])
             raise ConvergenceError(
