@@ -225,3 +225,200 @@ def test_tuple_of_two_scalars_is_two_atoms_not_a_pair():
     a = GMP(ratio=0.3, population=(1.0, 5.0))
     b = GMP(ratio=0.3, population=[1.0, 5.0], weights=[0.5, 0.5])
     assert a.support == b.support
+
+
+# --------------------------------------------------------------------------- many atoms
+
+
+def _sign_changes_of_dx(law, n_nodes=400):
+    """Zeros of x'(s) between consecutive atoms, counted by brute-force sampling.
+
+    Independent of the solver's search: x'(s) = 1 - gamma sum w t^2/(t - s)^2 at Chebyshev
+    nodes plus nodes graded geometrically towards both poles of every interval.
+    """
+    pop = law.population
+    t = pop.locations[pop.locations > 0]
+    wtt = (pop.weights * pop.locations**2)[pop.locations > 0]
+    u = 0.5 * (1 - np.cos(np.pi * (np.arange(n_nodes) + 0.5) / n_nodes))
+    geo = np.geomspace(1e-14, 0.5, n_nodes)
+    frac = np.unique(np.concatenate([u, geo, 1 - geo]))
+    frac = frac[(frac > 0) & (frac < 1)]
+    counts = []
+    for a, b in zip(t[:-1], t[1:], strict=True):
+        s = a + (b - a) * frac
+        s = s[(s > a) & (s < b)]
+        dx = 1 - law.ratio * (1.0 / (t[None, :] - s[:, None]) ** 2) @ wtt
+        counts.append(int(np.sum(np.diff(np.sign(dx)) != 0)))
+    return np.array(counts)
+
+
+@pytest.mark.parametrize("ratio", [0.002, 0.05, 0.5, 2.0])
+def test_many_atoms_critical_points_complete(ratio):
+    # every zero of x' between atoms is found: compare with brute-force sampling
+    rng = np.random.default_rng(11)
+    t = np.sort(np.concatenate([rng.uniform(1, 2, 60), rng.uniform(4, 9, 60),
+                                10 ** rng.uniform(1, 3, 30)]))
+    law = GeneralizedMarchenkoPastur(ratio=ratio, population=t)
+    crit = law.critical_points
+    inner = crit[(crit > t[0]) & (crit < t[-1])]
+    found = np.histogram(inner, bins=t)[0]
+    np.testing.assert_array_equal(found, _sign_changes_of_dx(law))
+    # one critical point above the top atom, one below the lowest
+    assert np.sum(crit > t[-1]) == 1 and np.sum(crit < t[0]) == 1
+    # the edges are the critical values, and x' vanishes there to rounding
+    _, dz = law._pop.z_and_dz(crit)
+    scale = 1 + ratio * law._pop.magnitude(crit) / np.abs(crit)
+    assert np.all(np.abs(dz) <= 1e-12 * scale)
+
+
+def test_many_atoms_against_mpmath_and_moments():
+    # 300 atoms: the density at 30 digits (mpmath Newton from the solver's s; the root in
+    # C+ is unique, so a 30-digit root with Im s > 0 is the physical one), the free
+    # multiplicative moments (exact), and m(z) off the axis by quadrature of the density
+    from spikewise.solvers import _precision as P
+
+    rng = np.random.default_rng(3)
+    t = np.sort(rng.uniform(0.5, 5.0, 300))
+    law = GeneralizedMarchenkoPastur(ratio=0.2, population=t)
+    x = np.linspace(law.lower, law.upper, 9)[1:-1]
+    ref = np.array([complex(P.mp_stieltjes(float(v), law, dps=30)).imag / np.pi for v in x])
+    assert np.all(ref > 0)
+    np.testing.assert_allclose(law.pdf(x), ref, rtol=1e-10, atol=1e-12 * ref.max())
+    edges = np.array([float(e) for e in P.mp_edges(law, dps=30)])
+    np.testing.assert_allclose(law.edges, edges, rtol=1e-13)
+    mom = _gmp_moments(0.2, t, np.full(t.size, 1 / t.size))
+    for k in (1, 2, 3):
+        assert law.moment(k) == pytest.approx(mom[k - 1], rel=1e-11)
+    z = np.array([1.0 + 0.5j, 3.0 + 0.1j, 6.0 + 1.0j, 2.0 + 2.0j])
+    np.testing.assert_allclose(law.stieltjes(z), law._stieltjes_by_quadrature(z), rtol=1e-10)
+
+
+def test_many_atoms_grid_points_and_structure_agree():
+    # density at 2000 grid points: on the support, Im s > 0 and the equation holds to
+    # rounding; outside it, zero; the cdf reaches 1 through the mass check
+    rng = np.random.default_rng(5)
+    x_data = rng.standard_normal((800, 400))
+    t = np.linalg.eigvalsh(x_data.T @ x_data / 800)  # an empirical population, p = 400
+    law = GeneralizedMarchenkoPastur(ratio=0.5, population=t)
+    x = np.linspace(law.lower - 0.1, law.upper + 0.1, 2000)
+    pdf = law.pdf(x)
+    inside = law._inside(x)
+    assert np.all(pdf[inside] > 0) and np.all(pdf[~inside] == 0)
+    s = law.solve_s(x[inside])
+    z, _ = law._pop.z_and_dz(s)
+    assert np.all(np.abs(z - x[inside]) <= 1e-13 * law._pop.magnitude(s))
+    assert np.all(s.imag > 0)
+    assert law.cdf(law.upper) == pytest.approx(1.0, abs=1e-12)
+
+
+def _sample_cov_eigs(ratio, t, rng):
+    p = t.size
+    n = int(round(p / ratio))
+    y = rng.standard_normal((n, p)) * np.sqrt(t)
+    return np.linalg.eigvalsh(y.T @ y / n)
+
+
+def test_many_atoms_monte_carlo_kolmogorov_shrinks():
+    # a population with p distinct atoms (quantiles of a two-bump law), one GMP per size:
+    # Kolmogorov distance below 1.2 log(p)/p (see tests/test_laws_simulation.py)
+    from tests.test_laws_simulation import ks_distance
+
+    rng = np.random.default_rng(7)
+    ks = []
+    for p in (100, 200, 400):
+        u = (np.arange(p) + 0.5) / p
+        t = np.where(u < 0.5, 1.0 + 2.0 * u, 6.0 + 4.0 * (u - 0.5))
+        law = GeneralizedMarchenkoPastur(ratio=0.25, population=t)
+        d = np.mean([ks_distance(_sample_cov_eigs(0.25, t, rng), law) for _ in range(2)])
+        assert d < 1.2 * np.log(p) / p, (p, d)
+        ks.append(d)
+    assert ks[-1] < ks[0]
+
+
+# ---------------------------------------------------------------- widely separated scales
+
+
+def test_widely_separated_scales_keep_their_mass():
+    # H = (delta_eps + delta_L)/2 with eps/L = 1e-16: near eps the atom at L adds
+    # -gamma/2 to D, so the small bulk is (1/2) x the law of beta * MP(ratio gamma/(2 beta),
+    # scale eps), beta = 1 - gamma/2; near L it is (1/2) x MP(ratio gamma/2, scale L);
+    # both to relative O(eps/L)
+    g, eps, big = 0.5, 1e-8, 1e8
+    law = GeneralizedMarchenkoPastur(ratio=g, population=([eps, big], [0.5, 0.5]))
+    beta = 1 - g / 2
+    small = MarchenkoPastur(ratio=g / (2 * beta), scale=eps)
+    large = MarchenkoPastur(ratio=g / 2, scale=big)
+    (a1, b1), (a2, b2) = law.support
+    np.testing.assert_allclose([a1, b1], beta * np.array(small.support[0]), rtol=1e-13)
+    np.testing.assert_allclose([a2, b2], large.support[0], rtol=1e-13)
+    np.testing.assert_allclose([b[2] for b in law.bulks], [0.5, 0.5], rtol=1e-12)
+    # the issue's numbers: int pdf = 1, cdf(1e6) = 1/2, ppf(1/4) = the small bulk's median
+    from scipy.integrate import quad
+
+    def on_angle(theta, a, b):  # x = a + (b - a)(1 - cos theta)/2 smooths the sqrt edges
+        x = a + 0.5 * (b - a) * (1 - np.cos(theta))
+        return law.pdf(x) * 0.5 * (b - a) * np.sin(theta)
+
+    mass = sum(quad(on_angle, 0, np.pi, args=iv, epsabs=0, epsrel=1e-11)[0]
+               for iv in law.support)
+    assert mass == pytest.approx(1.0, abs=1e-9)
+    assert law.cdf(1e6) == pytest.approx(0.5, abs=1e-12)
+    assert law.ppf(0.25) == pytest.approx(beta * small.ppf(0.5), rel=1e-10)
+    x1 = np.linspace(a1, b1, 51)[1:-1]
+    np.testing.assert_allclose(law.pdf(x1), 0.5 / beta * small.pdf(x1 / beta), rtol=1e-10)
+    np.testing.assert_allclose(law.cdf(x1), 0.5 * small.cdf(x1 / beta), rtol=1e-10)
+    x2 = np.linspace(a2, b2, 51)[1:-1]
+    np.testing.assert_allclose(law.pdf(x2), 0.5 * large.pdf(x2), rtol=1e-10)
+    np.testing.assert_allclose(law.cdf(x2), 0.5 + 0.5 * large.cdf(x2), rtol=1e-10)
+    q = np.array([0.1, 0.4, 0.6, 0.9])
+    np.testing.assert_allclose(law.cdf(law.ppf(q)), q, rtol=1e-10)
+
+
+@pytest.mark.parametrize("ratio", [0.3, 3.0])
+def test_separated_scales_many_atoms_mass_and_moments(ratio):
+    # three clusters of atoms at scales 1e-6, 1 and 1e6: each bulk keeps its mass
+    # (exact separation) and the moments are the free multiplicative ones
+    rng = np.random.default_rng(9)
+    t = np.concatenate([1e-6 * rng.uniform(1, 2, 40), rng.uniform(1, 2, 40),
+                        1e6 * rng.uniform(1, 2, 40)])
+    law = GeneralizedMarchenkoPastur(ratio=ratio, population=t)
+    zero = max(0.0, 1 - 1 / ratio)
+    total = sum(b[2] for b in law.bulks) + float(np.sum(law.atoms[1]))
+    assert total == pytest.approx(1.0, abs=1e-10)
+    if ratio < 1:
+        # one bulk per cluster, each with its third of the mass
+        assert len(law.bulks) == 3
+        np.testing.assert_allclose([b[2] for b in law.bulks], 1 / 3, rtol=1e-10)
+        np.testing.assert_allclose(law.cdf([1e-3, 1e3]), [1 / 3, 2 / 3], rtol=1e-10)
+    else:
+        assert float(np.sum(law.atoms[1])) == pytest.approx(zero, rel=1e-14)
+    mom = _gmp_moments(ratio, t, np.full(t.size, 1 / t.size))
+    for k in (1, 2):
+        assert law.moment(k) == pytest.approx(mom[k - 1], rel=1e-10)
+
+
+def test_mass_check_refuses_a_lost_bulk():
+    # the failure the check exists for: a bulk missing from the support (what the sampled
+    # search did for H = (delta_1e-8 + delta_1e8)/2) raises, naming the missing mass
+    law = GeneralizedMarchenkoPastur(ratio=0.5, population=([1e-8, 1e8], [0.5, 0.5]))
+    structure = dict(law._structure)
+    structure["support"] = structure["support"][1:]
+    law.__dict__["_structure"] = structure
+    with pytest.raises(ConvergenceError, match=r"mass check failed.*0\.5 of the unit mass"):
+        law.cdf(1e6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"ratio": np.inf, "population": [1.0, 2.0]}, "'ratio'"),
+        ({"ratio": 0.0, "population": [1.0, 2.0]}, "'ratio'"),
+        ({"ratio": 0.5, "population": np.ones((3, 2))}, "'atoms'"),
+        ({"ratio": 0.5, "population": [1.0, np.inf]}, "finite"),
+        ({"ratio": 0.5, "population": [1.0, 2.0], "weights": [0.5, np.nan]}, "'weights'"),
+        ({"ratio": 0.5, "population": ([1.0, 2.0, 3.0], [0.5, 0.5])}, "shape"),
+    ],
+)
+def test_invalid_many_atom_inputs(kwargs, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        GeneralizedMarchenkoPastur(**kwargs)
