@@ -1,9 +1,12 @@
 """Generalized Marchenko–Pastur: support, masses, moments, branches, diagnostics."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
-from spikewise._validation import ConvergenceError, InvalidParameterError
+from spikewise._validation import ConvergenceError, ConvergenceWarning, InvalidParameterError
+from spikewise.solvers._law import SpectralLaw
 from spikewise.solvers.generalized_mp import DiscreteLaw, GeneralizedMarchenkoPastur
 from spikewise.solvers.marchenko_pastur import MarchenkoPastur
 
@@ -406,6 +409,26 @@ def test_mass_check_refuses_a_lost_bulk():
     law.__dict__["_structure"] = structure
     with pytest.raises(ConvergenceError, match=r"mass check failed.*0\.5 of the unit mass"):
         law.cdf(1e6)
+
+
+@pytest.mark.parametrize("excess", [False, True])
+def test_mass_check_warns_within_the_quadrature_estimate_and_raises_beyond(monkeypatch,
+                                                                          excess):
+    # rules whose masses miss 1e-7: a warning when their own tail estimates cover it (slowly
+    # converging cosine series), an error when they do not
+    law = GeneralizedMarchenkoPastur(ratio=0.5, population=[1.0, 3.0])
+    off = -1e-7 if excess else 1e-7
+    for tail, expect in ((1e-5, "warn"), (1e-14, "raise")):
+        fake = [SimpleNamespace(mass=0.5, tail=tail), SimpleNamespace(mass=0.5 - off, tail=tail)]
+        monkeypatch.setattr(SpectralLaw.__dict__["_rules"], "func", lambda self, f=fake: f)
+        law.__dict__.pop("_rules", None)
+        word = "in excess" if excess else "missing"
+        if expect == "warn":
+            with pytest.warns(ConvergenceWarning, match=rf"1e-07 of the unit mass is {word}"):
+                assert law._rules is fake
+        else:
+            with pytest.raises(ConvergenceError, match=rf"1e-07 of the unit mass is {word}"):
+                law._rules  # noqa: B018
 
 
 @pytest.mark.parametrize(

@@ -33,9 +33,25 @@ The edges are the values of :math:`x` at the real zeros of :math:`x'`; each incr
 of :math:`x` maps onto one gap (or one of the two unbounded components), and on it the
 real :math:`s(x)` is the physical root — this is how real :math:`z` outside the support is
 solved (a bracketed monotone solve), never by picking among roots. Inside the support and
-off the axis the root in :math:`\\mathbb{C}^+` is unique; it is reached by Newton's method
-kept in :math:`\\mathbb{C}^+`, continued from :math:`z + i\\eta` with :math:`\\eta` decreasing
-(a homotopy), vectorized over all points.
+off the axis the root in :math:`\\mathbb{C}^+` is unique.
+
+Algorithms. For an atomic :math:`H = \\sum_k w_k \\delta_{t_k}` (K atoms) every evaluation of
+:math:`x` and :math:`x'` is a weighted sum over the atoms, computed by blocks of points at
+cost O(points x K). The zeros of :math:`x'` are found without sampling: between two
+consecutive atoms :math:`x' = 1 - \\gamma\\sum_k w_k t_k^2/(t_k - s)^2` is concave, so it has
+no zero or two, around its maximum; a two-atom lower bound discards in O(K) the intervals
+where no gap can open, and the others are solved by safeguarded Newton, vectorized over the
+intervals, with bisection in the logarithm of the distance to the poles, so that bulks at
+scales 1e-16 apart are all found (see :meth:`GeneralizedMarchenkoPastur._pieces_atoms`).
+For a continuous :math:`H` the sign of :math:`x'` is sampled on graded nodes. Real points
+inside the support are solved by continuation along each support interval (Newton from the
+interpolation of solved neighbours, about 2.5 evaluations per point), started from a few
+points reached by Newton's method kept in :math:`\\mathbb{C}^+` from :math:`z + i\\eta` with
+:math:`\\eta` decreasing (a homotopy), which also solves complex :math:`z`. Every root is
+accepted only if its backward error :math:`|x(s) - z|` is below ``1e-9`` times the size of
+the terms of :math:`x(s)`, and the cdf, quantiles, moments and bulks check that the density
+integrates, with the atom, to 1 (to ``1e-8``), raising
+:class:`~spikewise._validation.ConvergenceError` otherwise.
 
 Atoms: the law has an atom of mass :math:`\\max(1 - 1/\\gamma, H(\\{0\\}))` at zero and no other.
 
@@ -51,6 +67,7 @@ Z. Bai and J. W. Silverstein, *Spectral Analysis of Large Dimensional Random Mat
 
 from __future__ import annotations
 
+import warnings
 from functools import cached_property
 
 import numpy as np
@@ -58,6 +75,7 @@ from scipy import optimize
 
 from spikewise._validation import (
     ConvergenceError,
+    ConvergenceWarning,
     InvalidParameterError,
     check_array,
     check_scalar,
@@ -118,9 +136,9 @@ class DiscreteLaw(SpectralLaw):
             w = w / w.sum()
         keep = w > 0
         loc, w = loc[keep], w[keep]
-        uniq = np.unique(loc)
+        uniq, inverse = np.unique(loc, return_inverse=True)
         self.locations = uniq
-        self.weights = np.array([w[loc == u].sum() for u in uniq])
+        self.weights = np.bincount(inverse.reshape(-1), weights=w, minlength=uniq.size)
 
     def _params(self):
         return {"atoms": self.locations.tolist(), "weights": self.weights.tolist()}
@@ -354,7 +372,15 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
     support give the exact real :math:`m(x)` and :math:`m'(x)`; inside the support the
     boundary value :math:`m(x + i0)`. Every solve checks its residual
     :math:`|s D(s) - z|` and raises :class:`~spikewise._validation.ConvergenceError` naming
-    the point, the residual and the number of iterations if it is above ``1e-9`` relative.
+    the point, the residual and the number of iterations if it is above ``1e-9`` times the
+    size of the terms of :math:`s D(s)` (a backward error, free of the law's scale). The
+    cdf, ppf, moments and :attr:`bulks` raise :class:`~spikewise._validation.ConvergenceError`
+    if the density and the atom do not add up to mass 1 within ``1e-8``.
+
+    Cost for K population atoms: O(K log K) plus a few O(K) sweeps per interval where a gap
+    can open, for the support; about 2.5 evaluations of O(K) per point for the density
+    (10^4 points with K = 5000 atoms take about a second on one core; see
+    ``benchmarks/README.md``).
 
     Examples
     --------
@@ -631,26 +657,40 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
         """The interval rules of :class:`SpectralLaw`, checked: ``int pdf + atoms = 1``.
 
         The masses of the rules are the integrals of the density over each support interval
-        (cosine series refined until their tail is below ``1e-14``); a total that misses the
-        unit mass by more than ``1e-8`` means a bulk was lost or mis-solved, and raises
-        :class:`~spikewise._validation.ConvergenceError` rather than return wrong cdf, ppf,
-        moments or bulks.
+        (cosine series refined until their tail is below ``1e-14`` of the mass, at most
+        ``2**14`` terms). A total that misses the unit mass by more than ``1e-8`` raises
+        :class:`~spikewise._validation.ConvergenceError` (a bulk was lost or mis-solved)
+        rather than return wrong cdf, ppf, moments or bulks, unless the rules' own error
+        estimates (their relative tails times their masses, reported by a
+        :class:`~spikewise._validation.ConvergenceWarning` when above ``1e-11``) account for
+        it; then a :class:`~spikewise._validation.ConvergenceWarning` gives the missing mass.
         """
         rules = SpectralLaw.__dict__["_rules"].func(self)
         continuous = float(sum(r.mass for r in rules))
         atoms = float(np.sum(self._atoms_cache[1]))
         missing = 1.0 - continuous - atoms
-        if not abs(missing) <= _MASS_TOL:
-            raise ConvergenceError(
-                f"{self.name}: the mass check failed: the density integrates to "
-                f"{continuous!r} over {len(rules)} support interval(s) in "
-                f"[{self.lower:.6g}, {self.upper:.6g}] and the atoms carry {atoms!r}, so "
-                f"{missing:.3g} of the unit mass is missing (tolerance {_MASS_TOL:g}). The "
-                f"support or the density was not resolved (ratio {self.ratio!r}, population "
-                f"{self.population.name} on [{self.population.lower:.6g}, "
-                f"{self.population.upper:.6g}])."
+        if abs(missing) <= _MASS_TOL:
+            return rules
+        where = (f"the density integrates to {continuous!r} over {len(rules)} support "
+                 f"interval(s) in [{self.lower:.6g}, {self.upper:.6g}] and the atoms carry "
+                 f"{atoms!r}, so {abs(missing):.3g} of the unit mass is "
+                 f"{'missing' if missing > 0 else 'in excess'}")
+        explained = float(sum(r.tail * abs(r.mass) for r in rules))
+        if abs(missing) <= explained:
+            warnings.warn(
+                f"{self.name}: {where}, within the error estimate {explained:.2g} of the "
+                "cosine series of the density; cdf, ppf and moments are accurate to about "
+                "that level.",
+                ConvergenceWarning,
+                stacklevel=3,
             )
-        return rules
+            return rules
+        raise ConvergenceError(
+            f"{self.name}: the mass check failed: {where} (tolerance {_MASS_TOL:g}, error "
+            f"estimate of the quadrature {explained:.2g}). The support or the density was "
+            f"not resolved (ratio {self.ratio!r}, population {self.population.name} on "
+            f"[{self.population.lower:.6g}, {self.population.upper:.6g}])."
+        )
 
     @cached_property
     def _scale(self) -> float:
