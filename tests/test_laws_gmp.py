@@ -324,7 +324,7 @@ def _sample_cov_eigs(ratio, t, rng):
 def test_many_atoms_monte_carlo_kolmogorov_shrinks():
     # a population with p distinct atoms (quantiles of a two-bump law), one GMP per size:
     # Kolmogorov distance below 1.2 log(p)/p (see tests/test_laws_simulation.py)
-    from tests.test_laws_simulation import ks_distance
+    from test_laws_simulation import ks_distance
 
     rng = np.random.default_rng(7)
     ks = []
@@ -445,3 +445,17 @@ def test_mass_check_warns_within_the_quadrature_estimate_and_raises_beyond(monke
 def test_invalid_many_atom_inputs(kwargs, match):
     with pytest.raises(InvalidParameterError, match=match):
         GeneralizedMarchenkoPastur(**kwargs)
+
+
+@pytest.mark.slow
+def test_many_atoms_monte_carlo_large():
+    # the same population family at p = 800 and 1600 (one GMP with p atoms per size)
+    from test_laws_simulation import ks_distance
+
+    rng = np.random.default_rng(8)
+    for p in (800, 1600):
+        u = (np.arange(p) + 0.5) / p
+        t = np.where(u < 0.5, 1.0 + 2.0 * u, 6.0 + 4.0 * (u - 0.5))
+        law = GeneralizedMarchenkoPastur(ratio=0.25, population=t)
+        d = ks_distance(_sample_cov_eigs(0.25, t, rng), law)
+        assert d < 1.2 * np.log(p) / p, (p, d)
