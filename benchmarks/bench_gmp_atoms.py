@@ -112,7 +112,7 @@ def run_old(path, t, x, ratio, timeout, tmp):
         proc = subprocess.run([sys.executable, "-c", _OLD_SCRIPT, path, tf, xf, of, str(ratio)],
                               capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
-        return None, f"did not finish within {timeout} s"
+        return None, f"did not finish within {timeout} s (wall)"
     if proc.returncode != 0:
         return None, "failed: " + (proc.stderr.strip().splitlines() or ["?"])[-1][:80]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
