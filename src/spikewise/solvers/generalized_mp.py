@@ -823,8 +823,24 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
         if np.any(real):
             s[real] = self._solve_inside(z.real[real])
         if np.any(~real):
-            s[~real] = self._solve_homotopy(z[~real])
+            s[~real] = self._solve_off_axis(z[~real])
         return s
+
+    def _solve_off_axis(self, z):
+        """s in C+ for Im z > 0: Newton straight from ``z - gamma E[t]``, else the homotopy.
+
+        The root in the upper half plane being unique, a start that converges there (with
+        the checks of :meth:`_continue`) gives the physical root; on the benchmark's points
+        most do, saving about a third of the homotopy's evaluations.
+        """
+        new, conv, res = self._newton(z - self.ratio * self._pop.mean, z, 10, True)
+        good = conv & (new.imag > 0) & (res <= _ACCEPT_TOL * np.maximum(np.abs(z), np.abs(new)))
+        if np.any(good):
+            idx = np.nonzero(good)[0]
+            good[idx] = self._not_spurious(new[idx])
+        if not np.all(good):
+            new[~good] = self._solve_homotopy(z[~good])
+        return new
 
     def _solve_inside(self, x):
         """Boundary values s(x + i0) on the support, by continuation along each interval.
