@@ -41,13 +41,14 @@ cost O(points x K). The zeros of :math:`x'` are found without sampling: between 
 consecutive atoms :math:`x' = 1 - \\gamma\\sum_k w_k t_k^2/(t_k - s)^2` is concave, so it has
 no zero or two, around its maximum; a two-atom lower bound discards in O(K) the intervals
 where no gap can open, and the others are solved by safeguarded Newton, vectorized over the
-intervals, with bisection in the logarithm of the distance to the poles, so that bulks at
-scales 1e-16 apart are all found (see :meth:`GeneralizedMarchenkoPastur._pieces_atoms`).
+intervals, with bisection in the logarithm of the distance to the poles, so that bulks whose
+scales differ by 1e16 are all found (see :meth:`GeneralizedMarchenkoPastur._pieces_atoms`).
 For a continuous :math:`H` the sign of :math:`x'` is sampled on graded nodes. Real points
 inside the support are solved by continuation along each support interval (Newton from the
 interpolation of solved neighbours, about 2.5 evaluations per point), started from a few
 points reached by Newton's method kept in :math:`\\mathbb{C}^+` from :math:`z + i\\eta` with
-:math:`\\eta` decreasing (a homotopy), which also solves complex :math:`z`. Every root is
+:math:`\\eta` decreasing (a homotopy); complex :math:`z` first try Newton straight from
+:math:`z - \\gamma \\int t\\, dH(t)`, the homotopy taking the rest. Every root is
 accepted only if its backward error :math:`|x(s) - z|` is below ``1e-9`` times the size of
 the terms of :math:`x(s)`, and the cdf, quantiles, moments and bulks check that the density
 integrates, with the atom, to 1 (to ``1e-8``), raising
