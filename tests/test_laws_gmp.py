@@ -436,10 +436,11 @@ def test_mass_check_warns_within_the_quadrature_estimate_and_raises_beyond(monke
     [
         ({"ratio": np.inf, "population": [1.0, 2.0]}, "'ratio'"),
         ({"ratio": 0.0, "population": [1.0, 2.0]}, "'ratio'"),
-        ({"ratio": 0.5, "population": np.ones((3, 2))}, "'atoms'"),
+        ({"ratio": 0.5, "population": np.ones((3, 2))}, "'population'"),
         ({"ratio": 0.5, "population": [1.0, np.inf]}, "finite"),
         ({"ratio": 0.5, "population": [1.0, 2.0], "weights": [0.5, np.nan]}, "'weights'"),
-        ({"ratio": 0.5, "population": ([1.0, 2.0, 3.0], [0.5, 0.5])}, "shape"),
+        ({"ratio": 0.5, "population": ([1.0, 2.0, 3.0], [0.5, 0.5])},
+         r"'population\[1\] \(weights\)'.*shape"),
     ],
 )
 def test_invalid_many_atom_inputs(kwargs, match):

@@ -105,36 +105,41 @@ class DiscreteLaw(SpectralLaw):
         Masses :math:`w_k \\ge 0` summing to 1 (uniform when omitted).
     owner : str, optional
         Name used in error messages (when built on behalf of another law).
+    names : (str, str), optional
+        Names of ``atoms`` and ``weights`` in error messages (the caller's own parameters
+        when built on behalf of another law).
     """
 
     name = "DiscreteLaw"
 
-    def __init__(self, atoms, weights=None, *, owner: str | None = None):
+    def __init__(self, atoms, weights=None, *, owner: str | None = None,
+                 names: tuple[str, str] = ("atoms", "weights")):
         owner = owner or self.name
-        loc = check_array(atoms, "atoms", owner, ndim=(0, 1)).reshape(-1)
+        a_name, w_name = names
+        loc = check_array(atoms, a_name, owner, ndim=(0, 1)).reshape(-1)
         if loc.size == 0:
             raise InvalidParameterError(
-                f"The 'atoms' parameter of {owner} must contain at least one location. Got an "
-                "empty array instead."
+                f"The {a_name!r} parameter of {owner} must contain at least one location. Got "
+                "an empty array instead."
             )
         if weights is None:
             w = np.full(loc.size, 1.0 / loc.size)
         else:
-            w = check_array(weights, "weights", owner, ndim=(0, 1)).reshape(-1)
+            w = check_array(weights, w_name, owner, ndim=(0, 1)).reshape(-1)
             if w.shape != loc.shape:
                 raise InvalidParameterError(
-                    f"The 'weights' parameter of {owner} must have the shape of 'atoms' "
+                    f"The {w_name!r} parameter of {owner} must have the shape of {a_name!r} "
                     f"{loc.shape}. Got shape {w.shape} instead."
                 )
             if np.any(w < 0):
                 raise InvalidParameterError(
-                    f"The 'weights' parameter of {owner} must be non-negative. Got minimum "
-                    f"{w.min()} instead."
+                    f"The {w_name!r} parameter of {owner} must be non-negative. Got minimum "
+                    f"{float(w.min())!r} instead."
                 )
             if abs(w.sum() - 1.0) > 1e-10:
                 raise InvalidParameterError(
-                    f"The 'weights' parameter of {owner} must sum to 1. Got sum {w.sum()!r} "
-                    "instead."
+                    f"The {w_name!r} parameter of {owner} must sum to 1. Got sum "
+                    f"{float(w.sum())!r} instead."
                 )
             w = w / w.sum()
         keep = w > 0
@@ -410,9 +415,11 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
         elif (isinstance(population, tuple) and len(population) == 2 and weights is None
               and np.ndim(population[0]) == 1 and np.ndim(population[1]) == 1):
             # (locations, weights), the form the outlier engines take
-            law = DiscreteLaw(population[0], population[1], owner=self.name)
+            law = DiscreteLaw(population[0], population[1], owner=self.name,
+                              names=("population[0] (locations)", "population[1] (weights)"))
         else:
-            law = DiscreteLaw(population, weights, owner=self.name)
+            law = DiscreteLaw(population, weights, owner=self.name,
+                              names=("population", "weights"))
         if law.lower < 0:
             raise InvalidParameterError(
                 f"The 'population' parameter of {self.name} must be supported in [0, inf) "
