@@ -388,7 +388,7 @@ class GeneralizedMarchenkoPastur(SpectralLaw):
 
     Cost for K population atoms: O(K log K) plus a few O(K) sweeps per interval where a gap
     can open, for the support; about 2.5 evaluations of O(K) per point for the density
-    (10^4 points with K = 5000 atoms: 0.8 s of CPU for support and density; see
+    (10^4 points with K = 5000 atoms: about 0.7 s of CPU for support and density; see
     ``benchmarks/README.md``).
 
     Examples
