@@ -45,8 +45,8 @@ How the Hermite coefficients are computed
 * Hermite sums (``he1``..``he8``, :func:`hermite_sum`, ``linear``) have exact coefficients; no
   quadrature is done.
 * Functions without kinks: Gauss–Hermite quadrature for the weight :math:`e^{-z^2/2}` with
-  200 nodes (numpy's ``hermegauss``); for the smooth presets this agrees with 30-digit mpmath
-  to about 1e-15 for :math:`k \le 12`.
+  200 nodes (:func:`spikewise._gauss.normal_rule`); for the smooth presets this agrees with
+  30-digit mpmath to about 1e-15 for :math:`k \le 12`.
 * Functions with kinks (``relu``; a user function declared with ``kinks=``): Gauss–Hermite
   converges only algebraically across a kink, so the Gaussian integral is split at every kink
   and each piece is integrated with composite Gauss–Legendre quadrature (panels of width 1,

@@ -78,10 +78,17 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
 from scipy.optimize import brentq
-from scipy.special import ndtri, roots_legendre
+from scipy.special import ndtri
 
+from spikewise._gauss import (
+    expect,
+    factorials,
+    hermite_polynomials,
+    legendre_rule,
+    location_scale_rule,
+    normal_rule,
+)
 from spikewise._validation import (
     ConvergenceError,
     InvalidParameterError,
@@ -273,7 +280,7 @@ def _mp_population_nodes(ratio, scale, shift, n_nodes=3000):
     smooth; an atom ``1 - 1/ratio`` at ``lambda = 0`` is added when ``ratio > 1``.
     """
     lo, hi = (1 - math.sqrt(ratio)) ** 2, (1 + math.sqrt(ratio)) ** 2
-    x, wx = roots_legendre(n_nodes)
+    x, wx = legendre_rule(n_nodes)
     th = 0.5 * math.pi * (x + 1.0)
     lam = lo + (hi - lo) * np.cos(0.5 * th) ** 2  # = (a+b)/2 + (b-a)/2 cos(th), no cancellation
     dens = (0.5 * (hi - lo)) ** 2 * np.sin(th) ** 2 / (2 * math.pi * ratio * lam)
@@ -297,12 +304,12 @@ def _ck_bulk(act, *, n, d, N, scales=None, weights=None):
         mu1 = float(act.mu1)
         mus2 = max(float(act.mu_star2), 0.0)
     else:
-        hx, hw = _gh(160)
         scales = np.asarray(scales, dtype=float).ravel()
-        vals = act(np.outer(scales, hx))
-        m0 = vals @ hw
-        m1 = (vals * hx[None, :]) @ hw
-        m2 = (vals**2) @ hw
+        x, wx = location_scale_rule(0.0, scales, act.kinks)
+        vals = act(x)
+        m0 = np.sum(wx * vals, axis=-1)
+        m1 = np.sum(wx * vals * x, axis=-1) / scales
+        m2 = np.sum(wx * vals**2, axis=-1)
         mu1 = math.sqrt(float(np.sum(weights * m1**2)))
         mus2 = max(float(np.sum(weights * (m2 - m0**2 - m1**2))), 0.0)
     if mu1 == 0.0:
@@ -430,30 +437,16 @@ class _ProfiledCovarianceBulk(_CovarianceBulk):
         )
 
 
-_GL_X, _GL_W = roots_legendre(200)
-
-
-def _gauss_moments(act, scale, shift, span=12.0):
+def _gauss_moments(act, scale, shift):
     """``E_h sigma(x)``, ``E_h sigma(x)^2``, ``E_h sigma'(x)`` for ``x = scale h + shift``.
 
-    Integrates in ``x`` with 200-node Gauss-Legendre rules on each side of 0 over
-    ``shift +- span * scale``: the kinks of relu-type activations sit at ``x = 0``, where
+    Integrates in ``x``, cut at the activation's kinks (:func:`spikewise._gauss.
+    location_scale_rule`): a kink at ``x = k`` sits at ``h = (k - shift) / scale``, where
     Gauss-Hermite in ``h`` loses three digits (``E relu(Z)^2`` to 2e-3).
     """
-    scale, shift = np.broadcast_arrays(np.asarray(scale, float), np.asarray(shift, float))
-    lo, hi = shift - span * scale, shift + span * scale
-    mid0 = np.clip(0.0, lo, hi)
-    out = [np.zeros(shift.shape) for _ in range(3)]
-    for a, b in ((lo, mid0), (mid0, hi)):
-        half, mid = 0.5 * (b - a), 0.5 * (b + a)
-        x = mid[..., None] + half[..., None] * _GL_X
-        dens = np.exp(-0.5 * ((x - shift[..., None]) / scale[..., None]) ** 2)
-        wx = half[..., None] * _GL_W * dens / (math.sqrt(2.0 * math.pi) * scale[..., None])
-        f = act(x)
-        out[0] += np.sum(wx * f, axis=-1)
-        out[1] += np.sum(wx * f * f, axis=-1)
-        out[2] += np.sum(wx * act.d1(x), axis=-1)
-    return out
+    x, wx = location_scale_rule(shift, scale, act.kinks)
+    f = act(x)
+    return [np.sum(wx * f, axis=-1), np.sum(wx * f * f, axis=-1), np.sum(wx * act.d1(x), axis=-1)]
 
 
 def _weighted_gram_law(r, rw, gamma, n_x=200):
@@ -543,21 +536,14 @@ def _updated_ck_bulk(act, *, n, d, N, eta, a_x, a_w, r, rw, sd_s):
 
 
 def _gh(n):
-    x, w = hermegauss(n)
-    return x, w / w.sum()
+    """``n``-node Gauss-Hermite rule for a standard Gaussian (smooth integrands)."""
+    return normal_rule(nodes=n)
 
 
 def _hermite_matrix(x, k_max):
     """Normalized probabilists' Hermite ``He_k(x)/sqrt(k!)``, k = 0..k_max, shape (k_max+1, len)."""
-    x = np.asarray(x, dtype=float)
-    out = np.empty((k_max + 1, x.size))
-    out[0] = 1.0
-    if k_max >= 1:
-        out[1] = x
-    # recurrence for normalized h_k = He_k/sqrt(k!): h_{k+1} = (x h_k - sqrt(k) h_{k-1})/sqrt(k+1)
-    for k in range(1, k_max):
-        out[k + 1] = (x * out[k] - math.sqrt(k) * out[k - 1]) / math.sqrt(k + 1)
-    return out
+    x = np.asarray(x, dtype=float).ravel()
+    return hermite_polynomials(x, k_max) / np.sqrt(factorials(k_max))[:, None]
 
 
 def _a_nodes(a_init, N, n_nodes, a=None):
@@ -585,11 +571,6 @@ def _resolve(spec, name, owner):
             f"The {name!r} parameter of {owner} must be an Activation or a preset name. "
             f"Got {spec!r} instead."
         ) from exc
-
-
-def _gauss_mean(func, n_nodes=160):
-    x, w = _gh(n_nodes)
-    return float(np.sum(w * func(x)))
 
 
 @dataclass(frozen=True)
@@ -637,7 +618,7 @@ def _tau2(act, tg: _Teacher, *, n, d, N):
 
 def _var_d1(act):
     mu1 = float(act.mu1)
-    return max(_gauss_mean(lambda x: act.d1(x) ** 2) - mu1**2, 0.0)
+    return max(expect(lambda x: act.d1(x) ** 2, act.kinks) - mu1**2, 0.0)
 
 
 def _smoothed(func, shift, scale, extra=None, n_h=96):

@@ -102,9 +102,9 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
 from scipy.optimize import brentq
 
+from spikewise._gauss import expect
 from spikewise._validation import (
     InvalidParameterError,
     check_array,
@@ -124,8 +124,6 @@ __all__ = [
 
 _INITS = ("gaussian", "rademacher", "constant")
 _TW1_MEAN = -1.2065335745820  # mean of the Tracy-Widom GOE (beta = 1) law
-_GH_X, _GH_W = hermegauss(200)
-_GH_W = _GH_W / math.sqrt(2.0 * math.pi)
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,9 +390,10 @@ def _ck_outlier(A, B, *, psi, phi, lin_ratio, extra_noise, weight):
 # --------------------------------------------------------------------------------------------
 # Hermite data
 # --------------------------------------------------------------------------------------------
-def _gh(g) -> float:
+def _gh(g, kinks=()) -> float:
+    """``E g(Z)`` by the kink-aware rule of :mod:`spikewise._gauss`."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.dot(_GH_W, g(_GH_X)))
+        return expect(g, kinks)
 
 
 def _stats(sigma, teacher, noise):
@@ -407,7 +406,11 @@ def _stats(sigma, teacher, noise):
     sp, sm = math.sqrt(1.0 + h), math.sqrt(1.0 - h)
 
     def deriv(g):
-        return (_gh(lambda z: g(sp * z)) - _gh(lambda z: g(sm * z))) / (2.0 * h)
+        # g(s z) has its kinks at k / s
+        return (
+            _gh(lambda z: g(sp * z), [k / sp for k in sigma.kinks])
+            - _gh(lambda z: g(sm * z), [k / sm for k in sigma.kinks])
+        ) / (2.0 * h)
 
     dm = deriv(sigma.d1)
     dv = deriv(lambda x: sigma(x) ** 2)
@@ -419,11 +422,11 @@ def _stats(sigma, teacher, noise):
         "mu1": float(mu[1]),
         "mu2": float(mu[2]),
         "mu_star2": float(sigma.mu_star2),
-        "var_d1": max(_gh(lambda z: sigma.d1(z) ** 2) - float(mu[1]) ** 2, 0.0),
+        "var_d1": max(_gh(lambda z: sigma.d1(z) ** 2, sigma.kinks) - float(mu[1]) ** 2, 0.0),
         "c0": float(c[0]),
         "c1": float(c[1]),
         "Ey2": float(ey2),
-        "Ez2y2": _gh(lambda z: z * z * teacher(z) ** 2) + noise**2,
+        "Ez2y2": _gh(lambda z: z * z * teacher(z) ** 2, teacher.kinks) + noise**2,
     }
 
 

@@ -61,10 +61,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
+from spikewise._gauss import normal_rule
 from spikewise._validation import check_array, check_option, check_scalar
 from spikewise.solvers.multi_spike import (
     _a_nodes,
@@ -113,8 +113,7 @@ def _label_tail(teacher, noise):
     """
     z = np.linspace(-12.0, 12.0, 4801)
     if noise > 0:
-        xi, wxi = hermegauss(20)
-        wxi = wxi / wxi.sum()
+        xi, wxi = normal_rule(nodes=20)
     else:
         xi, wxi = np.zeros(1), np.ones(1)
     ty = np.asarray(teacher(z), dtype=float)
