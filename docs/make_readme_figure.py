@@ -18,7 +18,7 @@ from spikewise.solvers.transforms import rectangular_singular_values
 from spikewise.spectra.experiment import one_step
 
 n, d, N, eta = 2000, 1000, 1500, 6.0
-result = one_step(n=n, d=d, N=N, activation="tanh", target="tanh", eta0=eta, rng=0,
+result = one_step(n=n, d=d, N=N, activation="tanh", teacher="tanh", eta0=eta, rng=0,
                   ck_inputs="fresh", orientation="sample")
 pred = one_step_spike("tanh", "tanh", psi=n / d, phi=N / d, eta=eta, n=n, a=result.a,
                       W0=result.W0, X=result.X, y=result.y, beta=result.teacher.beta)

@@ -30,7 +30,7 @@ psi, phi = n / d, N / d
 eta = 10.0
 activation, target = "tanh", "tanh"
 
-result = one_step(n=n, d=d, N=N, activation=activation, target=target, eta0=eta, rng=0,
+result = one_step(n=n, d=d, N=N, activation=activation, teacher=target, eta0=eta, rng=0,
                   ck_inputs="fresh", orientation="sample")
 pred = one_step_spike(activation, target, psi=psi, phi=phi, eta=eta, n=n, a=result.a,
                       W0=result.W0, X=result.X, y=result.y, beta=result.teacher.beta)

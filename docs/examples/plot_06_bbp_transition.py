@@ -31,7 +31,7 @@ top = np.empty((seeds, etas.size))
 overlap = np.empty((seeds, etas.size))
 for s in range(seeds):
     for j, eta in enumerate(etas):
-        r = one_step(n=n, d=d, N=N, activation=activation, target=target, eta0=eta, rng=s,
+        r = one_step(n=n, d=d, N=N, activation=activation, teacher=target, eta0=eta, rng=s,
                      spectra=("W1",), k_top=1)
         top[s, j] = r.spectra["W1"].values[-1]
         overlap[s, j] = r.alignments["W1"][0, 0]

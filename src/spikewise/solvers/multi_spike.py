@@ -95,7 +95,9 @@ from spikewise._validation import (
     check_array,
     check_option,
     check_scalar,
+    renamed_keywords,
 )
+from spikewise.conventions import learning_rate
 from spikewise.solvers.spikes import _frozen
 
 __all__ = [
@@ -712,7 +714,7 @@ class VisibleSpikes:
         Bulk edge and BBP strength of the updated features' bulk (equal to those of the
         conjugate kernel at initialization when ``eta -> 0``).
     params : dict
-        Inputs (sizes, eta0, alpha, activation and teacher names, a_init, noise).
+        Inputs (sizes, eta0, alpha, activation and teacher names, second_layer, noise).
     """
 
     spikes: tuple
@@ -779,18 +781,19 @@ def _check_a(a, N, owner):
     return check_array(a, "a", owner, ndim=1, shape=(N,))
 
 
-def _check_common(owner, n, d, N, noise, a_init, k_max):
+def _check_common(owner, n, d, N, noise, second_layer, k_max):
     n = check_scalar(n, "n", owner, kind="int", lower=1)
     d = check_scalar(d, "d", owner, kind="int", lower=2)
     N = check_scalar(N, "N", owner, kind="int", lower=1)
     noise = check_scalar(noise, "noise", owner, lower=0.0)
-    a_init = check_option(a_init, "a_init", owner, _A_INITS)
+    second_layer = check_option(second_layer, "second_layer", owner, _A_INITS)
     k_max = check_scalar(k_max, "k_max", owner, kind="int", lower=1, upper=20)
-    return n, d, N, noise, a_init, k_max
+    return n, d, N, noise, second_layer, k_max
 
 
+@renamed_keywords(sigma="activation", a_init="second_layer")
 def visible_spikes(
-    sigma,
+    activation,
     teacher,
     *,
     n: int,
@@ -799,7 +802,7 @@ def visible_spikes(
     eta0: float,
     alpha: float,
     noise: float = 0.0,
-    a_init: str = "gaussian",
+    second_layer: str = "gaussian",
     a=None,
     k_max: int = 8,
     max_spikes: int = 6,
@@ -817,19 +820,22 @@ def visible_spikes(
 
     Parameters
     ----------
-    sigma, teacher : Activation or str
-        Student activation and teacher link (``spikewise.activations.get_activation``).
+    activation, teacher : Activation or str
+        Student activation and teacher link (``spikewise.activations.get_activation``). Old
+        names ``sigma`` (for ``activation``) and ``a_init`` (for ``second_layer``) are
+        accepted with a DeprecationWarning.
     n, d, N : int
         Samples (of the step and of the feature batch), input dimension, width.
     eta0, alpha : float
         ``eta = eta0 * N**alpha`` (our convention).
     noise : float
         Label noise standard deviation.
-    a_init : {"gaussian", "rademacher", "constant"}
+    second_layer : {"gaussian", "rademacher", "constant"}
         Law of ``sqrt(N) a_j``. With Rademacher weights the mean features have rank <= 2 and
         with constant weights rank 1: all degrees share one or two right directions.
     a : array_like of shape (N,), optional
-        The realized second layer. When given, its empirical law replaces ``a_init``'s (the
+        The realized second layer. When given, its empirical law replaces
+        ``second_layer``'s (the
         finite-N moments ``sum_j a_j^k`` then enter exactly; useful to compare one run). The
         kernel is then evaluated at N nodes instead of ``n_quad`` (seconds instead of tenths).
     k_max : int
@@ -845,17 +851,18 @@ def visible_spikes(
     VisibleSpikes
     """
     owner = "visible_spikes"
-    n, d, N, noise, a_init, k_max = _check_common(owner, n, d, N, noise, a_init, k_max)
+    n, d, N, noise, second_layer, k_max = _check_common(owner, n, d, N, noise, second_layer,
+                                                        k_max)
     eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
     alpha = check_scalar(alpha, "alpha", owner, lower=0.0, upper=0.5, upper_inclusive=False)
     max_spikes = check_scalar(max_spikes, "max_spikes", owner, kind="int", lower=1)
     n_quad = check_scalar(n_quad, "n_quad", owner, kind="int", lower=8, upper=200)
-    act = _resolve(sigma, "sigma", owner)
+    act = _resolve(activation, "activation", owner)
     tch = _resolve(teacher, "teacher", owner)
 
-    eta = eta0 * float(N) ** alpha
+    eta = learning_rate(eta0, N=N, alpha=alpha)
     tg = _teacher_grid(tch, noise, n_quad, 8)
-    a_x, a_w = _a_nodes(a_init, N, n_quad, _check_a(a, N, owner))
+    a_x, a_w = _a_nodes(second_layer, N, n_quad, _check_a(a, N, owner))
     # mean of f(X) at initialization (non-zero only for constant a and mu_0 != 0)
     mean_r = tg.mean_y - math.sqrt(N) * float(np.sum(a_w * a_x)) * float(act.mu0)
     tau2, e_r2 = _tau2(act, tg, n=n, d=d, N=N)
@@ -875,7 +882,7 @@ def visible_spikes(
     U, sv, _ = np.linalg.svd(A, full_matrices=False)
     theta = math.sqrt(N) * sv
 
-    qa_x, qa_w = _a_quantiles(a_init, N, a=_check_a(a, N, owner))
+    qa_x, qa_w = _a_quantiles(second_layer, N, a=_check_a(a, N, owner))
     # residual r = y - f(X) at initialization: the labels do not depend on g, sum it out
     shape = (n_quad, n_quad, tg.y.size // n_quad**2)
     r_nodes = tg.y.reshape(shape)[:, 0, :].ravel() + (mean_r - tg.mean_y)
@@ -936,17 +943,18 @@ def visible_spikes(
             eta0=eta0,
             alpha=alpha,
             noise=noise,
-            a_init=a_init if a is None else "realized",
+            second_layer=second_layer if a is None else "realized",
             features="fresh",
-            sigma=act.name,
+            activation=act.name,
             teacher=tch.name,
             absent_degrees=absent,
         ),
     )
 
 
+@renamed_keywords(sigma="activation", a_init="second_layer")
 def spike_onset_width(
-    sigma,
+    activation,
     teacher,
     *,
     degree: int,
@@ -955,7 +963,7 @@ def spike_onset_width(
     eta0: float,
     alpha: float,
     noise: float = 0.0,
-    a_init: str = "gaussian",
+    second_layer: str = "gaussian",
     N_min: int = 16,
     N_max: float = 1e9,
     rtol: float = 1e-3,
@@ -969,13 +977,13 @@ def spike_onset_width(
 
     Parameters
     ----------
-    sigma, teacher : Activation or str
+    activation, teacher : Activation or str
         As in :func:`visible_spikes`.
     degree : int
         Hermite degree of the spike (>= 1).
     psi, phi : float
         ``n/d`` and ``N/d``, held fixed.
-    eta0, alpha, noise, a_init
+    eta0, alpha, noise, second_layer
         As in :func:`visible_spikes`.
     N_min, N_max : float
         Search range.
@@ -1001,7 +1009,7 @@ def spike_onset_width(
         n = max(int(round(psi * N / phi)), 1)
         d = max(int(round(N / phi)), 2)
         pred = visible_spikes(
-            sigma,
+            activation,
             teacher,
             n=n,
             d=d,
@@ -1009,7 +1017,7 @@ def spike_onset_width(
             eta0=eta0,
             alpha=alpha,
             noise=noise,
-            a_init=a_init,
+            second_layer=second_layer,
             k_max=max(8, degree),
             max_spikes=12,
         )

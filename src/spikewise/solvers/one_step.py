@@ -110,8 +110,10 @@ from spikewise._validation import (
     check_array,
     check_option,
     check_scalar,
+    renamed_keywords,
 )
 from spikewise.activations import get_activation
+from spikewise.conventions import Sizes
 
 __all__ = [
     "OneStepValues",
@@ -196,7 +198,7 @@ class OneStepSpike:
         The finite-size prediction at ``(n, d, N)`` (None when no size was given).
     params : dict
         The inputs (activation and teacher names, ``psi``, ``phi``, ``eta``, ``noise``,
-        ``init``, sizes, which realized arrays were used), the Hermite data, and
+        ``second_layer``, sizes, which realized arrays were used), the Hermite data, and
         ``ck_has_mean_outlier`` (mu0 != 0: the CK has one more, unreported, mean outlier).
     """
 
@@ -646,7 +648,7 @@ def _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, 
     noise = check_scalar(noise, "noise", name, lower=0)
     if eta is not None:
         eta = check_scalar(eta, "eta", name, lower=0)
-    init = check_option(init, "init", name, _INITS)
+    init = check_option(init, "second_layer", name, _INITS)
     n = check_scalar(n, "n", name, kind="int", lower=2, allow_none=True)
     st = _stats(sigma, teacher, noise)
     fin = None
@@ -657,8 +659,8 @@ def _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, 
             "passed. Got None instead."
         )
     if n is not None:
-        d = n / psi
-        N = phi * d
+        sizes = Sizes.from_any(n=n, psi=psi, phi=phi, owner=name)
+        d, N = sizes.d, sizes.N
         if N < 2.0 or d < 2.0:
             raise InvalidParameterError(
                 f"The 'n' parameter of {name} must give d = n/psi >= 2 and N = phi d >= 2. "
@@ -709,7 +711,7 @@ def _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, 
         "psi": psi,
         "phi": phi,
         "noise": noise,
-        "init": init,
+        "second_layer": init,
         "n": n,
         "d": None if fin is None else fin.d,
         "N": None if fin is None else fin.N,
@@ -723,8 +725,9 @@ def _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, 
     return st, fin, params, psi, phi, eta
 
 
+@renamed_keywords(sigma="activation", init="second_layer")
 def one_step_spike(
-    sigma,
+    activation,
     teacher,
     *,
     psi,
@@ -732,7 +735,7 @@ def one_step_spike(
     eta,
     noise=0.0,
     n=None,
-    init="gaussian",
+    second_layer="gaussian",
     a=None,
     W0=None,
     X=None,
@@ -749,8 +752,8 @@ def one_step_spike(
 
     Parameters
     ----------
-    sigma : Activation or str
-        Student activation :math:`\sigma`.
+    activation : Activation or str
+        Student activation :math:`\sigma` (old name ``sigma``, deprecated).
     teacher : Activation or str
         Teacher link :math:`\sigma_*`.
     psi, phi : float > 0
@@ -761,8 +764,9 @@ def one_step_spike(
         Label-noise standard deviation.
     n : int, optional
         Number of samples; gives the finite-size prediction.
-    init : {"gaussian", "rademacher", "constant"}
-        Law of the second layer ``a`` (used when ``a`` is not given).
+    second_layer : {"gaussian", "rademacher", "constant"}
+        Law of the second layer ``a`` (used when ``a`` is not given; old name ``init``,
+        deprecated).
     a, W0, X, y, beta : ndarray, optional
         Realized second layer (N,), first layer (d, N), inputs (n, d), labels (n,), teacher
         direction (d,). Each replaces its expectation in the finite-size prediction
@@ -795,16 +799,17 @@ def one_step_spike(
     """
     name = "one_step_spike"
     st, fin, params, psi, phi, eta = _prepare(
-        name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, eta=eta
+        name, activation, teacher, psi, phi, noise, n, second_layer, a, W0, X, y, beta, eta=eta
     )
     limit = _limit_values(st, psi, phi, eta)
     finite = None if fin is None else fin.values(eta)
     return OneStepSpike(limit=limit, finite=finite, params=params)
 
 
+@renamed_keywords(sigma="activation", init="second_layer")
 def critical_learning_rate(
-    sigma, teacher, *, psi, phi, noise=0.0, n=None, init="gaussian", a=None, W0=None, X=None,
-    y=None,
+    activation, teacher, *, psi, phi, noise=0.0, n=None, second_layer="gaussian", a=None,
+    W0=None, X=None, y=None,
 ) -> float:
     r"""BBP threshold :math:`\eta_c` of the one-step spike of :math:`W_1`.
 
@@ -815,8 +820,8 @@ def critical_learning_rate(
     Returns ``inf`` when :math:`\mu_1 = 0` or the label has no energy.
     """
     name = "critical_learning_rate"
-    st, fin, _, psi, phi, _ = _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X,
-                                       y, None)
+    st, fin, _, psi, phi, _ = _prepare(name, activation, teacher, psi, phi, noise, n,
+                                       second_layer, a, W0, X, y, None)
     if fin is None:
         return _eta_c_limit(st, psi, phi)
     return fin.eta_c()

@@ -35,6 +35,7 @@ from spikewise._validation import (
     InvalidParameterError,
     check_array,
     check_scalar,
+    renamed_keywords,
 )
 
 __all__ = [
@@ -922,8 +923,9 @@ def _population(population, owner: str, ctx) -> tuple[_Bulk, float]:
     return bulk, 1.0
 
 
+@renamed_keywords(alpha="spikes")
 def covariance_outliers(
-    alpha,
+    spikes,
     *,
     ratio: float,
     population=None,
@@ -960,8 +962,9 @@ def covariance_outliers(
 
     Parameters
     ----------
-    alpha : float or array_like of float
-        Population spike eigenvalues, ``> 0``.
+    spikes : float or array_like of float
+        Population spike eigenvalues ``alpha_i``, ``> 0`` (old name ``alpha``, deprecated:
+        ``alpha`` is the learning-rate exponent elsewhere in the package).
     ratio : float
         ``gamma = p / n > 0``.
     population : SpectralLaw or (locations, weights) or None
@@ -978,7 +981,7 @@ def covariance_outliers(
     Raises
     ------
     InvalidParameterError
-        For non-positive or non-finite ``alpha`` or ``ratio``, or an invalid population.
+        For non-positive or non-finite ``spikes`` or ``ratio``, or an invalid population.
 
     Examples
     --------
@@ -990,10 +993,10 @@ def covariance_outliers(
     ('outlier',)
     """
     owner = "covariance_outliers"
-    al = _strengths(alpha, "alpha", owner)
+    al = _strengths(spikes, "spikes", owner)
     if np.any(al <= 0):
         raise InvalidParameterError(
-            f"The 'alpha' parameter of {owner} must contain only finite floats > 0 "
+            f"The 'spikes' parameter of {owner} must contain only finite floats > 0 "
             f"(population eigenvalues). Got {al.tolist()} instead."
         )
     gamma = check_scalar(ratio, "ratio", owner, lower=0.0, lower_inclusive=False)

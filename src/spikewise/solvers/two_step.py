@@ -65,7 +65,8 @@ from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
 from spikewise._gauss import normal_rule
-from spikewise._validation import check_array, check_option, check_scalar
+from spikewise._validation import check_array, check_option, check_scalar, renamed_keywords
+from spikewise.conventions import learning_rate
 from spikewise.solvers.multi_spike import (
     _a_nodes,
     _check_a,
@@ -409,20 +410,22 @@ class TwoStepSpikes:
         return "\n".join(lines)
 
 
+@renamed_keywords(sigma="activation", a_init="second_layer", eta0_1="eta0", alpha1="alpha",
+                  alpha2="alpha_2")
 def two_step_spikes(
-    sigma,
+    activation,
     teacher,
     *,
     n: int,
     d: int,
     N: int,
-    eta0_1: float,
-    alpha1: float,
+    eta0: float,
+    alpha: float,
     eta0_2: float,
-    alpha2: float,
+    alpha_2: float,
     batch: str = "fresh",
     noise: float = 0.0,
-    a_init: str = "gaussian",
+    second_layer: str = "gaussian",
     a=None,
     k_max: int = 8,
     max_spikes: int = 6,
@@ -436,22 +439,22 @@ def two_step_spikes(
 
     Parameters
     ----------
-    sigma, teacher : Activation or str
+    activation, teacher : Activation or str
         Student activation and teacher link.
     n, d, N : int
         Batch size (each step), input dimension, width.
-    eta0_1, alpha1, eta0_2, alpha2 : float
+    eta0, alpha, eta0_2, alpha_2 : float
         ``eta_i = eta0_i * N**alpha_i``.
     batch : {"fresh", "reuse"}
         Independent second batch, or the first batch again.
     noise : float
         Label noise standard deviation.
-    a_init : {"gaussian", "rademacher", "constant"}
+    second_layer : {"gaussian", "rademacher", "constant"}
         Law of ``sqrt(N) a_j`` (Rademacher or constant weights leave only 2 or 1 right
         directions, so at most that many outliers).
     a : array_like of shape (N,), optional
-        The realized second layer; its empirical law replaces ``a_init``'s in the low-rank
-        part (the bulk keeps the law of ``a_init``).
+        The realized second layer; its empirical law replaces ``second_layer``'s in the low-rank
+        part (the bulk keeps the law of ``second_layer``).
     k_max : int
         Highest Hermite degree in ``right_hermite``.
     max_spikes : int
@@ -465,25 +468,25 @@ def two_step_spikes(
     TwoStepSpikes
     """
     owner = "two_step_spikes"
-    n, d, N, noise, a_init, k_max = _check_common(owner, n, d, N, noise, a_init, k_max)
-    eta0_1 = check_scalar(eta0_1, "eta0_1", owner, lower=0.0)
+    n, d, N, noise, second_layer, k_max = _check_common(owner, n, d, N, noise, second_layer, k_max)
+    eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
     eta0_2 = check_scalar(eta0_2, "eta0_2", owner, lower=0.0)
-    alpha1 = check_scalar(alpha1, "alpha1", owner, lower=0.0, upper=0.5, upper_inclusive=False)
-    alpha2 = check_scalar(alpha2, "alpha2", owner, lower=0.0, upper=0.5, upper_inclusive=False)
+    alpha = check_scalar(alpha, "alpha", owner, lower=0.0, upper=0.5, upper_inclusive=False)
+    alpha_2 = check_scalar(alpha_2, "alpha_2", owner, lower=0.0, upper=0.5, upper_inclusive=False)
     batch = check_option(batch, "batch", owner, ("fresh", "reuse"))
     max_spikes = check_scalar(max_spikes, "max_spikes", owner, kind="int", lower=1)
     n_quad = check_scalar(n_quad, "n_quad", owner, kind="int", lower=8, upper=120)
-    act = _resolve(sigma, "sigma", owner)
+    act = _resolve(activation, "activation", owner)
     tch = _resolve(teacher, "teacher", owner)
 
-    eta1 = eta0_1 * float(N) ** alpha1
-    eta2 = eta0_2 * float(N) ** alpha2
+    eta1 = learning_rate(eta0, N=N, alpha=alpha)
+    eta2 = learning_rate(eta0_2, N=N, alpha=alpha_2)
     psi = n / d
     mu1, mu2 = float(act.mu1), float(act.mu2)
     var_d1 = _var_d1(act)
 
     tg = _teacher_grid(tch, noise, n_quad, 6)
-    a_x, a_w = _a_nodes(a_init, N, n_quad, _check_a(a, N, owner))
+    a_x, a_w = _a_nodes(second_layer, N, n_quad, _check_a(a, N, owner))
     f0_mean = math.sqrt(N) * float(np.sum(a_w * a_x)) * float(act.mu0)
     r1 = tg.y - f0_mean
     tau2, _ = _tau2(act, tg, n=n, d=d, N=N)
@@ -526,7 +529,7 @@ def two_step_spikes(
     # bulk: W0 plus the non-rank-one part of both gradients (column variances 1 + v(a))
     e_r2 = float(np.sum(w * r2 * r2))
     bulk = _weight_bulk(
-        a_init, N=N, d=d, coef=(eta1**2 * var_d1 * e_r1 + eta2**2 * var_d1 * e_r2) / psi
+        second_layer, N=N, d=d, coef=(eta1**2 * var_d1 * e_r1 + eta2**2 * var_d1 * e_r2) / psi
     )
 
     herm = _hermite_matrix(a_x * math.sqrt(N), k_max)
@@ -557,7 +560,7 @@ def two_step_spikes(
                 direction_beta_overlap=dir_beta,
                 # a constant right direction comes from the mean of a^2 (term k = 1)
                 growth_exponent=two_step_growth_exponent(
-                    max(degree - 1, 1 if degree == 0 else 0), alpha1, alpha2
+                    max(degree - 1, 1 if degree == 0 else 0), alpha, alpha_2
                 ),
             )
         )
@@ -568,7 +571,7 @@ def two_step_spikes(
         mean_d1_2=float(N * np.sum(a_w * a_x**2 * mean_slope**2)),
         eta=math.hypot(eta2, eta1 if batch == "reuse" else 0.0), a_strength=a_strength,
     )
-    count = two_step_outlier_count(alpha1, alpha2)
+    count = two_step_outlier_count(alpha, alpha_2)
     n_rule = min(count, 20)  # terms checked for a vanishing (k+1) mu_{k+1}
     mus = np.abs(act.hermite(max(k_max, n_rule + 1)))
     absent = tuple(k for k in range(1, n_rule + 1) if mus[k + 1] < 1e-10 * mus.max())
@@ -591,14 +594,14 @@ def two_step_spikes(
             n=n,
             d=d,
             N=N,
-            eta0_1=eta0_1,
-            alpha1=alpha1,
+            eta0=eta0,
+            alpha=alpha,
             eta0_2=eta0_2,
-            alpha2=alpha2,
+            alpha_2=alpha_2,
             batch=batch,
             noise=noise,
-            a_init=a_init if a is None else "realized",
-            sigma=act.name,
+            second_layer=second_layer if a is None else "realized",
+            activation=act.name,
             teacher=tch.name,
             absent_terms=absent,
         ),
