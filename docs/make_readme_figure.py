@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 
 from spikewise.plot import before_after, overlay
 from spikewise.solvers.conjugate_kernel import conjugate_kernel_law
-from spikewise.solvers.one_step import one_step_spike
+from spikewise.solvers.one_step_theory import one_step_spike
 from spikewise.solvers.transforms import rectangular_singular_values
 from spikewise.spectra.experiment import one_step
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from spikewise.plot import before_after, overlay, theory_vs_simulation
 from spikewise.solvers.conjugate_kernel import conjugate_kernel_law
-from spikewise.solvers.one_step import critical_learning_rate, one_step_spike
+from spikewise.solvers.one_step_theory import critical_learning_rate, one_step_spike
 from spikewise.solvers.transforms import rectangular_singular_values
 from spikewise.spectra.experiment import one_step
 

@@ -16,8 +16,7 @@ from scipy.special import ndtr
 
 from spikewise._gauss import location_scale_rule
 from spikewise.activations import Activation, get_activation
-from spikewise.solvers import multi_spike
-from spikewise.solvers import one_step as one_step_theory
+from spikewise.solvers import multi_spike, one_step_theory
 
 SHIFTED_RELU = Activation.from_callable(lambda x: np.maximum(x - 0.5, 0.0), kinks=(0.5,))
 P_ABOVE = float(ndtr(-0.5))

@@ -1,4 +1,4 @@
-"""Tests of the one-step (eta = Theta(1)) spike theory, ``spikewise.solvers.one_step``.
+"""Tests of the one-step (eta = Theta(1)) spike theory, ``spikewise.solvers.one_step_theory``.
 
 Two kinds of checks: closed forms against the generic outlier engines and the CK law
 (rtol 1e-10), and theory against a plain-NumPy simulation of the project's convention
@@ -17,7 +17,7 @@ from spikewise._validation import InvalidParameterError
 from spikewise.activations import get_activation, hermite_sum
 from spikewise.solvers.conjugate_kernel import conjugate_kernel_law
 from spikewise.solvers.marchenko_pastur import MarchenkoPastur
-from spikewise.solvers.one_step import (
+from spikewise.solvers.one_step_theory import (
     ck_test_outlier,
     column_spike,
     critical_learning_rate,

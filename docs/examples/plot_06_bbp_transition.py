@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from spikewise.plot import theory_vs_simulation
-from spikewise.solvers.one_step import critical_learning_rate, one_step_spike
+from spikewise.solvers.one_step_theory import critical_learning_rate, one_step_spike
 from spikewise.spectra.experiment import one_step
 
 SMALL = os.environ.get("SPIKEWISE_SIZE", "full") == "small"

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from spikewise.activations import get_activation
-from spikewise.solvers.one_step import critical_learning_rate
+from spikewise.solvers.one_step_theory import critical_learning_rate
 from spikewise.spectra.experiment import one_step
 from spikewise.spectra.features import ck_features
 from spikewise.spectra.ridge import ridge_path

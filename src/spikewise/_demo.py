@@ -75,7 +75,7 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     from spikewise.activations import get_activation
     from spikewise.solvers.conjugate_kernel import conjugate_kernel_law
     from spikewise.solvers.marchenko_pastur import MarchenkoPastur
-    from spikewise.solvers.one_step import critical_learning_rate, one_step_spike
+    from spikewise.solvers.one_step_theory import critical_learning_rate, one_step_spike
     from spikewise.spectra.experiment import one_step
 
     owner = "spikewise demo"

@@ -61,7 +61,7 @@ tanh the inflated pre-activations saturate and the bulk *narrows* (1.659 -> 1.54
 
 Known limitation (degree-1 spike near its threshold at small N): its component linear in
 ``x`` is a spike of ``W1`` amplified by the Marchenko-Pastur law of ``X~`` (as in
-:func:`spikewise.solvers.one_step.ck_test_outlier`), not a spike independent of the bulk as
+:func:`spikewise.solvers.one_step_theory.ck_test_outlier`), not a spike independent of the bulk as
 the BGN criterion assumes; replacing BGN by a generic population spike (Bai-Yao) gives the
 same positions. Near threshold at ``(n, d, N) = (600, 300, 450)``, ``alpha = 0.3`` the
 position is 3% low (2.09 vs 2.16, 8 runs; ``ck_test_outlier`` gives 2.17 there but is 2.7%

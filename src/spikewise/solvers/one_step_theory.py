@@ -790,7 +790,7 @@ def one_step_spike(
 
     Examples
     --------
-    >>> from spikewise.solvers.one_step import one_step_spike
+    >>> from spikewise.solvers.one_step_theory import one_step_spike
     >>> r = one_step_spike("tanh", "tanh", psi=2.0, phi=1.5, eta=6.0, n=2000)
     >>> r.limit.is_outlier, round(r.limit.top_singular_value, 3)
     (True, 3.186)
