@@ -248,8 +248,9 @@ def test_theory_params_keeps_user_activations():
 
 def test_old_module_name_one_step_theory():
     """``spikewise.solvers.one_step`` (clashing with ``spectra.one_step``) still imports."""
-    from spikewise.solvers import one_step_theory
     from spikewise.solvers.one_step import one_step_spike
+
+    from spikewise.solvers import one_step_theory
 
     assert one_step_spike is one_step_theory.one_step_spike
     with pytest.warns(DeprecationWarning, match="one_step_theory"):
