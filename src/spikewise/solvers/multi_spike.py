@@ -97,6 +97,7 @@ from spikewise._validation import (
     check_scalar,
     renamed_keywords,
 )
+from spikewise.activations import get_activation
 from spikewise.conventions import learning_rate
 from spikewise.solvers.spikes import _frozen
 
@@ -564,8 +565,6 @@ def _a_nodes(a_init, N, n_nodes, a=None):
 
 
 def _resolve(spec, name, owner):
-    from spikewise.activations import get_activation
-
     try:
         return get_activation(spec)
     except InvalidParameterError as exc:

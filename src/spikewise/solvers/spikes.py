@@ -37,6 +37,7 @@ from spikewise._validation import (
     check_scalar,
     renamed_keywords,
 )
+from spikewise.solvers._law import _default_stieltjes_mp
 
 __all__ = [
     "OutlierPrediction",
@@ -345,102 +346,15 @@ def _support_pieces(law, name: str, owner: str):
 
 
 def _mp_transform(law):
-    """mpmath ``(m, m', exact_edges)`` on the real axis off the support, when available.
+    """mpmath ``(m, m', exact_edges)`` on the real axis off the support, or None.
 
-    Known exactly: a law offering ``stieltjes_mp`` (and optionally ``dstieltjes_mp``), a
-    law made of atoms only, :class:`MarchenkoPastur` (closed form), and affine images and
-    Gram flips of these. ``exact_edges`` maps float64 edges to their exact mpmath values.
+    A :class:`SpectralLaw` answers through its ``_stieltjes_mp`` hook (closed form for
+    :class:`MarchenkoPastur`, affine images and Gram flips of laws that have one); any other
+    object through :func:`spikewise.solvers._law._default_stieltjes_mp` (a public
+    ``stieltjes_mp``, or atoms only).
     """
-    fn = getattr(law, "stieltjes_mp", None)
-    if callable(fn):
-        dfn = getattr(law, "dstieltjes_mp", None)
-        if not callable(dfn):
-            dfn = lambda x, fn=fn: mpmath.diff(fn, x)  # noqa: E731
-        return fn, dfn, {}
-    name = type(law).__name__
-    if name == "MarchenkoPastur":
-        return _mp_marchenko_pastur(float(law.ratio), float(law.scale))
-    support = law.support() if callable(law.support) else law.support
-    if not list(support or []):
-        locs, masses = law.atoms() if callable(law.atoms) else law.atoms
-        tw = [(float(t), float(w)) for t, w in zip(locs, masses, strict=True) if w > 0]
-        if tw:
-            return (
-                lambda x: mpmath.fsum(w / (t - x) for t, w in tw),
-                lambda x: mpmath.fsum(w / (t - x) ** 2 for t, w in tw),
-                {},
-            )
-    base = getattr(law, "base", None)
-    if base is None:
-        return None
-    inner = _mp_transform(base)
-    if inner is None:
-        return None
-    m0, dm0, exact0 = inner
-    if name == "AffineLaw":
-        a_f, b_f = float(law.a), float(law.b)
-
-        def m(x):
-            a, b = mpmath.mpf(a_f), mpmath.mpf(b_f)
-            return m0((x - b) / a) / a
-
-        def dm(x):
-            a, b = mpmath.mpf(a_f), mpmath.mpf(b_f)
-            return dm0((x - b) / a) / a**2
-
-        exact = {a_f * e + b_f: mpmath.mpf(a_f) * v + mpmath.mpf(b_f) for e, v in exact0.items()}
-        return m, dm, exact
-    if name == "GramFlipLaw":
-        r_f = float(law.ratio)
-
-        def m(x):
-            r = mpmath.mpf(r_f)
-            return r * m0(x) - (1 - r) / x
-
-        def dm(x):
-            r = mpmath.mpf(r_f)
-            return r * dm0(x) + (1 - r) / x**2
-
-        return m, dm, exact0
-    return None
-
-
-def _mp_marchenko_pastur(ratio: float, scale: float):
-    """``m`` and ``m'`` of MP(ratio, scale) in mpmath on the real axis off the support.
-
-    ``m`` is the root of ``g s z m^2 + (z - s (1 - g)) m + 1 = 0`` (``g`` the ratio, ``s``
-    the scale) that behaves as ``-1/z`` at infinity.
-    """
-
-    def m(z):
-        g, s = mpmath.mpf(ratio), mpmath.mpf(scale)
-        x = z / s
-        a = (1 - mpmath.sqrt(g)) ** 2
-        b = (1 + mpmath.sqrt(g)) ** 2
-        if g == 1:
-            a = mpmath.mpf(0)
-        if x == 0:
-            if g > 1:
-                return -mpmath.inf if z > 0 else mpmath.inf
-            return (1 / (1 - g)) / s
-        root = mpmath.sqrt(max((x - a) * (x - b), 0))
-        # the branch with m ~ -1/x: sign of the root is the sign of (x - b) on the right,
-        # and of (x - a) on the left of the support
-        sign = 1 if x >= b else -1
-        return ((1 - g - x + sign * root) / (2 * g * x)) / s
-
-    def dm(z):
-        g, s = mpmath.mpf(ratio), mpmath.mpf(scale)
-        x = z / s
-        mm = m(z) * s
-        return (-(g * mm**2 + mm) / (2 * g * x * mm + x - 1 + g)) / s**2
-
-    g, s = mpmath.mpf(ratio), mpmath.mpf(scale)
-    lo = mpmath.mpf(0) if ratio == 1 else s * (1 - mpmath.sqrt(g)) ** 2
-    hi = s * (1 + mpmath.sqrt(g)) ** 2
-    lo_f = 0.0 if ratio == 1 else scale * (1.0 - math.sqrt(ratio)) ** 2
-    hi_f = scale * (1.0 + math.sqrt(ratio)) ** 2
-    return m, dm, {lo_f: lo, hi_f: hi, float(np.float64(lo)): lo, float(np.float64(hi)): hi}
+    hook = getattr(law, "_stieltjes_mp", None)
+    return hook() if callable(hook) else _default_stieltjes_mp(law)
 
 
 class _Bulk:

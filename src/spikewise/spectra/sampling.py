@@ -27,6 +27,7 @@ from spikewise._validation import (
     check_rng,
     check_scalar,
 )
+from spikewise.activations import get_activation
 
 __all__ = [
     "Teacher",
@@ -53,8 +54,6 @@ def _check_dtype(dtype, owner):
 
 
 def _get_activation(spec, name, owner):
-    from spikewise.activations import get_activation
-
     try:
         return get_activation(spec)
     except InvalidParameterError as exc:

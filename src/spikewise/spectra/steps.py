@@ -32,7 +32,11 @@ from spikewise._validation import (
     check_scalar,
 )
 from spikewise.conventions import learning_rate
-from spikewise.spectra._activation_apply import backprop_inplace, resolve_activation
+from spikewise.spectra._activation_apply import (
+    activate_inplace,
+    backprop_inplace,
+    resolve_activation,
+)
 from spikewise.spectra.sampling import _check_dtype
 
 __all__ = [
@@ -144,8 +148,6 @@ def network_output(X, *, W, a, activation="relu") -> np.ndarray:
     X = X.astype(dt, copy=False)
     W, a = _check_weights(X, W, a, owner, dt)
     act = resolve_activation(activation, "activation", owner)
-    from spikewise.spectra._activation_apply import activate_inplace
-
     H = activate_inplace(X @ W, act)
     return (H @ a.astype(dt)).astype(np.float64) / np.sqrt(W.shape[1])
 
