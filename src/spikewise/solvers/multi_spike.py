@@ -82,23 +82,29 @@ from scipy.optimize import brentq
 from scipy.special import ndtri
 
 from spikewise._gauss import (
-    expect,
-    factorials,
-    hermite_polynomials,
     legendre_rule,
     location_scale_rule,
-    normal_rule,
 )
 from spikewise._validation import (
     ConvergenceError,
-    InvalidParameterError,
-    check_array,
-    check_option,
     check_scalar,
     renamed_keywords,
 )
-from spikewise.activations import get_activation
 from spikewise.conventions import learning_rate
+from spikewise.solvers._spike_common import (
+    _a_nodes,
+    _check_a,
+    _check_common,
+    _CovarianceBulk,
+    _gh,
+    _hermite_matrix,
+    _resolve,
+    _smoothed,
+    _SpikeResult,
+    _tau2,
+    _teacher_grid,
+    _var_d1,
+)
 from spikewise.solvers.spikes import _frozen
 
 __all__ = [
@@ -111,7 +117,7 @@ __all__ = [
     "visible_spikes",
 ]
 
-_A_INITS = ("gaussian", "rademacher", "constant")
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,98 +187,6 @@ def spike_growth_exponent(k, alpha) -> float:
 # --------------------------------------------------------------------------------------------
 # bulk: Gaussian-equivalent sample covariance, D-transform and BGN outliers
 # --------------------------------------------------------------------------------------------
-
-
-class _CovarianceBulk:
-    r"""Singular values of ``B = Z Sigma^{1/2} / sqrt(n)`` (n x p), ``Z`` i.i.d. N(0,1).
-
-    ``Sigma``'s spectrum is the discrete measure ``sum_i w_i delta_{t_i}`` (quadrature of the
-    population law). ``c = p / n``. The companion Stieltjes transform ``m_(w)`` of
-    ``B B^T`` (n x n) is the inverse of Silverstein's
-    ``w(m) = -1/m + c sum_i w_i t_i / (1 + t_i m)``; ``m(w)`` of ``B^T B`` is
-    ``(m_ + (1 - c)/w) / c``. ``D(z) = z^2 m_(z^2) m(z^2)``.
-    """
-
-    def __init__(self, t, w, c):
-        self.t = np.asarray(t, dtype=float)
-        self.w = np.asarray(w, dtype=float)
-        self.c = float(c)
-        self.tmax = float(self.t.max())
-        self._m_star = self._critical_point()
-        self.edge2 = self._w_of_m(self._m_star)  # edge of the eigenvalues of B B^T
-        self.edge = math.sqrt(self.edge2)
-
-    # inverse function and its derivatives in m
-    def _w_of_m(self, m):
-        return -1.0 / m + self.c * np.sum(self.w * self.t / (1.0 + self.t * m))
-
-    def _dw_dm(self, m):
-        return 1.0 / m**2 - self.c * np.sum(self.w * self.t**2 / (1.0 + self.t * m) ** 2)
-
-    def _critical_point(self):
-        lo_lim = -1.0 / self.tmax
-        hi = lo_lim * 1e-6
-        if self._dw_dm(hi) <= 0:  # pragma: no cover - would need a degenerate population
-            raise ConvergenceError("bulk edge: no sign change of w'(m) near m = 0")
-        lo = None
-        for j in range(1, 16):
-            cand = lo_lim * (1.0 - 10.0 ** (-j))
-            if self._dw_dm(cand) < 0:
-                lo = cand
-                break
-        if lo is None:  # pragma: no cover
-            raise ConvergenceError(
-                f"bulk edge: w'(m) stayed positive down to m = {lo_lim:.6g} (15 iterations)"
-            )
-        return brentq(self._dw_dm, lo, hi, xtol=1e-15, rtol=1e-14, maxiter=500)
-
-    def m_companion(self, w):
-        """``m_(w)`` for real ``w`` above the edge (the root of ``w(m) = w`` in ``(m*, 0)``)."""
-        if w <= self.edge2:
-            return self._m_star
-        hi = -1.0 / (2.0 * (w + self.c * np.sum(self.w * self.t) + 1.0))
-        while self._w_of_m(hi) < w:
-            hi *= 0.5
-        return brentq(
-            lambda m: self._w_of_m(m) - w, self._m_star, hi, xtol=1e-16, rtol=1e-15, maxiter=500
-        )
-
-    def _parts(self, z):
-        w = z * z
-        mu = self.m_companion(w)
-        dmu = 1.0 / self._dw_dm(mu) if w > self.edge2 else math.inf
-        mb = (mu + (1.0 - self.c) / w) / self.c
-        dmb = (dmu - (1.0 - self.c) / w**2) / self.c
-        return w, mu, dmu, mb, dmb
-
-    def D(self, z):
-        w, mu, _, mb, _ = self._parts(z)
-        return w * mu * mb
-
-    def dD(self, z):
-        w, mu, dmu, mb, dmb = self._parts(z)
-        return 2.0 * z * (mu * mb + w * dmu * mb + w * mu * dmb)
-
-    @property
-    def threshold(self):
-        """Spike strength at which a singular value separates: ``D(b^+)^{-1/2}``."""
-        return 1.0 / math.sqrt(self.D(self.edge))
-
-    def outlier(self, theta):
-        """``(position, left overlap, right overlap)`` for strength ``theta`` (NaN, 0, 0 below)."""
-        if theta <= self.threshold:
-            return self.edge, 0.0, 0.0
-        target = 1.0 / theta**2
-        hi = self.edge * 2.0 + theta * 2.0 + 1.0
-        while self.D(hi) > target:
-            hi *= 2.0
-        lo = self.edge * (1.0 + 1e-14)
-        rho = brentq(lambda z: self.D(z) - target, lo, hi, xtol=1e-14, rtol=1e-14, maxiter=500)
-        w, mu, _, mb, _ = self._parts(rho)
-        dd = self.dD(rho)
-        phi_left = -rho * mu
-        phi_right = -rho * mb
-        return rho, -2.0 * phi_left / (theta**2 * dd), -2.0 * phi_right / (theta**2 * dd)
 
 
 def _mp_population_nodes(ratio, scale, shift, n_nodes=3000):
@@ -534,114 +448,6 @@ def _updated_ck_bulk(act, *, n, d, N, eta, a_x, a_w, r, rw, sd_s):
 
 
 # --------------------------------------------------------------------------------------------
-# quadrature helpers shared with two_step.py
-# --------------------------------------------------------------------------------------------
-
-
-def _gh(n):
-    """``n``-node Gauss-Hermite rule for a standard Gaussian (smooth integrands)."""
-    return normal_rule(nodes=n)
-
-
-def _hermite_matrix(x, k_max):
-    """Normalized probabilists' Hermite ``He_k(x)/sqrt(k!)``, k = 0..k_max, shape (k_max+1, len)."""
-    x = np.asarray(x, dtype=float).ravel()
-    return hermite_polynomials(x, k_max) / np.sqrt(factorials(k_max))[:, None]
-
-
-def _a_nodes(a_init, N, n_nodes, a=None):
-    """Quadrature nodes/weights for the law of one second-layer weight ``a_j``.
-
-    With a realized ``a`` (length N) its empirical measure is used (weights 1/N).
-    """
-    if a is not None:
-        return np.asarray(a, dtype=float), np.full(N, 1.0 / N)
-    if a_init == "gaussian":
-        x, w = _gh(n_nodes)
-        return x / math.sqrt(N), w
-    if a_init == "rademacher":
-        return np.array([-1.0, 1.0]) / math.sqrt(N), np.array([0.5, 0.5])
-    return np.array([1.0]) / math.sqrt(N), np.array([1.0])
-
-
-def _resolve(spec, name, owner):
-    try:
-        return get_activation(spec)
-    except InvalidParameterError as exc:
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must be an Activation or a preset name. "
-            f"Got {spec!r} instead."
-        ) from exc
-
-
-@dataclass(frozen=True)
-class _Teacher:
-    """Moments of ``y = sigma_*(z) + noise * xi`` on an (z, g, xi) quadrature grid."""
-
-    z: np.ndarray
-    g: np.ndarray
-    y: np.ndarray
-    w: np.ndarray
-    c1: float
-    mean_y: float
-    second_y: float
-    z2y2: float
-
-
-def _teacher_grid(teacher, noise, n_zg, n_xi):
-    zx, zw = _gh(n_zg)
-    if noise > 0:
-        xx, xw = _gh(n_xi)
-    else:
-        xx, xw = np.zeros(1), np.ones(1)
-    Z, G, XI = np.meshgrid(zx, zx, xx, indexing="ij")
-    W = np.einsum("i,j,k->ijk", zw, zw, xw)
-    Z, G, XI, W = Z.ravel(), G.ravel(), XI.ravel(), W.ravel()
-    y = teacher(Z) + noise * XI
-    return _Teacher(
-        z=Z,
-        g=G,
-        y=y,
-        w=W,
-        c1=float(np.sum(W * Z * y)),
-        mean_y=float(np.sum(W * y)),
-        second_y=float(np.sum(W * y * y)),
-        z2y2=float(np.sum(W * Z * Z * y * y)),
-    )
-
-
-def _tau2(act, tg: _Teacher, *, n, d, N):
-    """Squared norm of the part of ``u = X^T (y - f0) / n`` orthogonal to ``beta`` (+ its
-    fluctuation along ``beta``), see the module docstring."""
-    e_r2 = tg.second_y + float(act.second_moment) / N
-    return ((d - 1) * e_r2 + tg.z2y2 - tg.c1**2) / n + float(act.mu1) ** 2 / N, e_r2
-
-
-def _var_d1(act):
-    mu1 = float(act.mu1)
-    return max(expect(lambda x: act.d1(x) ** 2, act.kinks) - mu1**2, 0.0)
-
-
-def _smoothed(func, shift, scale, extra=None, n_h=96):
-    """``E_h func(scale * h + shift [+ extra * sigma'(h)])`` by Gauss-Hermite in ``h``.
-
-    ``shift`` and ``scale`` broadcast to a common shape ``S``; ``extra`` (optional) is a pair
-    ``(coef, d1)``: coefficient array of shape ``S`` and the derivative function, adding
-    ``coef * d1(h)`` inside (the sample's own-label term of a reused batch).
-    """
-    hx, hw = _gh(n_h)
-    shape = np.broadcast(shift, scale).shape
-    out = np.zeros(shape)
-    for h, wh in zip(hx, hw, strict=True):
-        arg = scale * h + shift
-        if extra is not None:
-            coef, d1 = extra
-            arg = arg + coef * d1(np.asarray(h))
-        out += wh * func(arg)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
 # finite-N prediction
 # --------------------------------------------------------------------------------------------
 
@@ -698,7 +504,7 @@ class SpikeLevel:
 
 
 @dataclass(frozen=True)
-class VisibleSpikes:
+class VisibleSpikes(_SpikeResult):
     """Finite-N prediction of the outliers of ``sigma(X W1) / sqrt(n)`` after one big step.
 
     Attributes
@@ -729,65 +535,49 @@ class VisibleSpikes:
         return sum(1 for s in self.spikes if s.visible and s.degree >= 1)
 
     @property
-    def n_outliers(self) -> int:
-        """All predicted outlier singular values, the ``mu_0`` mean spike included."""
-        return sum(1 for s in self.spikes if s.visible)
-
-    @property
     def positions(self) -> np.ndarray:
         """Predicted outlier singular values (visible spikes, decreasing)."""
         return np.array([s.position for s in self.spikes if s.visible])
 
-    def explain(self) -> str:
-        """Plain-text account of what is visible at this N and why it differs from the rule."""
+    # n_outliers (all predicted outlier singular values, the mu_0 mean spike included) and
+    # explain() come from _SpikeResult
+    def _explain_header(self) -> list:
         p = self.params
-        lines = [
+        return [
             f"N = {p['N']}, n = {p['n']}, d = {p['d']}: eta = {self.eta:.4g} "
             f"(eta0 = {p['eta0']:g}, alpha = {p['alpha']:g}); bulk edge {self.edge:.4g}, "
             f"BBP strength {self.threshold:.4g}.",
             f"Asymptotic rule: {self.asymptotic_count} learned spike(s); visible at this N: "
             f"{self.n_visible}.",
         ]
-        absent = p.get("absent_degrees", ())
-        if absent:
-            lines.append(
-                "  degree(s) " + ", ".join(str(k) for k in absent) + " never appear: the "
-                "activation's Hermite coefficient mu_k is zero (the rule assumes mu_k != 0)."
+
+    def _explain_notes(self) -> list:
+        absent = self.params.get("absent_degrees", ())
+        if not absent:
+            return []
+        return [
+            "  degree(s) " + ", ".join(str(k) for k in absent) + " never appear: the "
+            "activation's Hermite coefficient mu_k is zero (the rule assumes mu_k != 0)."
+        ]
+
+    def _explain_spike(self, s) -> str:
+        p = self.params
+        state = "VISIBLE" if s.visible else "hidden in the bulk"
+        line = f"  degree {s.degree}: strength {s.strength:.4g} vs {s.threshold:.4g} -> {state}"
+        if s.visible:
+            line += (
+                f" at {s.position:.4g}, aligned with He_{s.teacher_degree}(X beta) "
+                f"(sq. overlap {s.teacher_overlaps[s.teacher_degree]:.3f})"
             )
-        for s in self.spikes:
-            state = "VISIBLE" if s.visible else "hidden in the bulk"
-            line = f"  degree {s.degree}: strength {s.strength:.4g} vs {s.threshold:.4g} -> {state}"
-            if s.visible:
-                line += (
-                    f" at {s.position:.4g}, aligned with He_{s.teacher_degree}(X beta) "
-                    f"(sq. overlap {s.teacher_overlaps[s.teacher_degree]:.3f})"
-                )
-            if s.degree >= 1:
-                e = s.growth_exponent
-                line += f"; grows like N^{e:+.3f}"
-                if not s.visible and e > 0 and s.strength > 0:
-                    n_cross = p["N"] * (s.threshold / s.strength) ** (1.0 / e)
-                    line += f", extrapolated to separate near N ~ {n_cross:.3g}"
-                if s.visible and e < 0:
-                    line += ", visible only because N is small: it sinks into the bulk later"
-            lines.append(line)
-        return "\n".join(lines)
-
-
-def _check_a(a, N, owner):
-    if a is None:
-        return None
-    return check_array(a, "a", owner, ndim=1, shape=(N,))
-
-
-def _check_common(owner, n, d, N, noise, second_layer, k_max):
-    n = check_scalar(n, "n", owner, kind="int", lower=1)
-    d = check_scalar(d, "d", owner, kind="int", lower=2)
-    N = check_scalar(N, "N", owner, kind="int", lower=1)
-    noise = check_scalar(noise, "noise", owner, lower=0.0)
-    second_layer = check_option(second_layer, "second_layer", owner, _A_INITS)
-    k_max = check_scalar(k_max, "k_max", owner, kind="int", lower=1, upper=20)
-    return n, d, N, noise, second_layer, k_max
+        if s.degree >= 1:
+            e = s.growth_exponent
+            line += f"; grows like N^{e:+.3f}"
+            if not s.visible and e > 0 and s.strength > 0:
+                n_cross = p["N"] * (s.threshold / s.strength) ** (1.0 / e)
+                line += f", extrapolated to separate near N ~ {n_cross:.3g}"
+            if s.visible and e < 0:
+                line += ", visible only because N is small: it sinks into the bulk later"
+        return line
 
 
 @renamed_keywords(sigma="activation", a_init="second_layer")

@@ -67,19 +67,20 @@ from scipy.special import ndtr, ndtri
 from spikewise._gauss import normal_rule
 from spikewise._validation import check_array, check_option, check_scalar, renamed_keywords
 from spikewise.conventions import learning_rate
-from spikewise.solvers.multi_spike import (
+from spikewise.solvers._spike_common import (
     _a_nodes,
     _check_a,
     _check_common,
     _CovarianceBulk,
-    _frozen,
     _hermite_matrix,
     _resolve,
     _smoothed,
+    _SpikeResult,
     _tau2,
     _teacher_grid,
     _var_d1,
 )
+from spikewise.solvers.spikes import _frozen
 
 __all__ = [
     "two_step_outlier_count",
@@ -264,7 +265,7 @@ class TwoStepSpike:
 
 
 @dataclass(frozen=True)
-class TwoStepSpikes:
+class TwoStepSpikes(_SpikeResult):
     """Finite-N prediction of the outliers of ``W2`` after two steps.
 
     Attributes
@@ -361,26 +362,24 @@ class TwoStepSpikes:
         )
 
     @property
-    def n_outliers(self) -> int:
-        """All predicted outliers of ``W2``."""
-        return sum(1 for s in self.spikes if s.visible)
-
-    @property
     def n_new(self) -> int:
         """Visible outliers beyond the direction ``a`` (degree >= 2): compare with
         :attr:`asymptotic_count`."""
         return sum(1 for s in self.spikes if s.visible and s.degree >= 2)
 
-    def explain(self) -> str:
-        """Plain-text account of the predicted outliers and the directions they carry."""
+    # n_outliers (all predicted outliers of W2) and explain() come from _SpikeResult
+    def _explain_header(self) -> list:
         p = self.params
-        lines = [
+        return [
             f"N = {p['N']}, n = {p['n']}, d = {p['d']}, {p['batch']} batch: eta1 = "
             f"{self.eta1:.4g}, eta2 = {self.eta2:.4g}; bulk edge {self.edge:.4g}, BBP strength "
             f"{self.threshold:.4g}.",
             f"Asymptotic rule floor(alpha2/(1/2-alpha1)) = {self.asymptotic_count} new "
             f"outlier(s); visible at this N: {self.n_new} new, {self.n_outliers} in all.",
         ]
+
+    def _explain_notes(self) -> list:
+        lines = []
         if self.label_outlier_strength > self.threshold:
             pos = ", ".join(f"{x:.3g}" for x in self.label_outlier_positions[:4])
             lines.append(
@@ -390,24 +389,25 @@ class TwoStepSpikes:
                 f"(heavy-tailed labels; typical largest at {pos}), not counted above; "
                 "label_outliers(residuals) places them for a given run."
             )
-        absent = p.get("absent_terms", ())
+        absent = self.params.get("absent_terms", ())
         if absent:
             lines.append(
                 "  term(s) k = " + ", ".join(str(k) for k in absent) + " never appear: "
                 "(k+1) mu_{k+1} is zero for this activation (the rule assumes it is not)."
             )
-        for s in self.spikes:
-            state = "VISIBLE" if s.visible else "hidden"
-            lines.append(
-                f"  right degree {s.degree}: strength {s.strength:.4g} -> {state}"
-                + (
-                    f" at {s.position:.4g}, squared overlap with beta {s.beta_overlap:.3f}"
-                    if s.visible
-                    else ""
-                )
-                + f"; grows like N^{s.growth_exponent:+.3f}"
+        return lines
+
+    def _explain_spike(self, s) -> str:
+        state = "VISIBLE" if s.visible else "hidden"
+        return (
+            f"  right degree {s.degree}: strength {s.strength:.4g} -> {state}"
+            + (
+                f" at {s.position:.4g}, squared overlap with beta {s.beta_overlap:.3f}"
+                if s.visible
+                else ""
             )
-        return "\n".join(lines)
+            + f"; grows like N^{s.growth_exponent:+.3f}"
+        )
 
 
 @renamed_keywords(sigma="activation", a_init="second_layer", eta0_1="eta0", alpha1="alpha",
