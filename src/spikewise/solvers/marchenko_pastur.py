@@ -113,8 +113,8 @@ class MarchenkoPastur(SpectralLaw):
     Examples
     --------
     >>> law = MarchenkoPastur(ratio=0.5)
-    >>> law.support
-    [(0.08578643762690485, 2.914213562373095)]
+    >>> [(round(lo, 12), round(hi, 12)) for lo, hi in law.support]  # (1 -+ sqrt(1/2))^2
+    [(0.085786437627, 2.914213562373)]
     """
 
     name = "MarchenkoPastur"
