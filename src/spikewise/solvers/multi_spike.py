@@ -39,33 +39,28 @@ D-transform of the bulk.
 
 The bulk is that of the *updated* features, not of the conjugate kernel at initialization
 (which it equals for ``eta -> 0``): at finite N the step also changes every neuron's
-pre-activation law by terms of relative size ``N^(alpha - 1/2)`` (0.86 at ``N = 1500``,
-``alpha = 0.48``). Rows of ``F`` are i.i.d. given ``W1`` (fresh inputs), so ``F^T F / n`` is a
-sample covariance (Louart, Liao & Couillet 2018) whose population, outside the spikes, is
-modelled as ``A = L G L + V`` (``_updated_ck_bulk``): column ``j`` of ``W1`` minus its
-spike is ``(I + 2 mu_2 eta a_j M) w_{0,j} + eta a_j e_j`` with ``M = X^T diag(r) X / n``
-(its eigenvalue law by the weighted Marchenko-Pastur equation) and ``e_j`` independent
-(the Hermite components of degree >= 2 of ``sigma'``); ``G`` is the Gram matrix of those
-columns; ``l(a) = c(a) E sigma'(c(a) h + eta mu_1 a s)`` is a neuron's linear coefficient
-averaged over the inputs (the spike shift included), and ``v(a)`` the rest of its
-variance not carried by the mean kernel. The population's Stieltjes transform solves a
-deterministic equivalent that is diagonal in the neurons (``_ProfiledCovarianceBulk``),
-and Silverstein's equation gives the edge and ``D``. The linear parts
-are averaged over the spike coordinate ``s`` (rows are in fact a mixture over ``s``; the
-check against the Louart-Liao-Couillet equivalent of the realized ``W1``, 1.5285 vs 1.5363
-at ``alpha = 0.48``, shows this costs about 0.5%). At ``alpha = 0.48``, ``N = 1500`` (relu, linear
-teacher) the edge moves from 1.4896 (initialization) to 1.5363, against a measured top of
-the bulk of 1.526 (mean of 4 runs; Tracy-Widom puts it about 0.5-1% below the edge); for
-tanh the inflated pre-activations saturate and the bulk *narrows* (1.659 -> 1.546 at
-``alpha = 0.48``; measured 1.548).
+pre-activation law by terms of relative size ``N^(alpha - 1/2)``. Rows of ``F`` are i.i.d.
+given ``W1`` (fresh inputs), so ``F^T F / n`` is a sample covariance (Louart, Liao & Couillet
+2018) whose population, outside the spikes, is modelled as ``A = L G L + V``
+(``_updated_ck_bulk``): column ``j`` of ``W1`` minus its spike is ``(I + 2 mu_2 eta a_j M)
+w_{0,j} + eta a_j e_j`` with ``M = X^T diag(r) X / n`` (its eigenvalue law by the weighted
+Marchenko-Pastur equation) and ``e_j`` independent (the Hermite components of degree >= 2 of
+``sigma'``); ``G`` is the Gram matrix of those columns; ``l(a) = c(a) E sigma'(c(a) h + eta
+mu_1 a s)`` is a neuron's linear coefficient averaged over the inputs (the spike shift
+included), and ``v(a)`` the rest of its variance not carried by the mean kernel. The
+population's Stieltjes transform solves a deterministic equivalent that is diagonal in the
+neurons (``_ProfiledCovarianceBulk``), and Silverstein's equation gives the edge and ``D``. The
+linear parts are averaged over the spike coordinate ``s`` (rows are in fact a mixture over
+``s``). For tanh the inflated pre-activations saturate and the bulk *narrows*. The measured
+accuracy of each approximation is recorded on the theory page
+(``docs/theory/multi_spike.rst``).
 
 Known limitation (degree-1 spike near its threshold at small N): its component linear in
 ``x`` is a spike of ``W1`` amplified by the Marchenko-Pastur law of ``X~`` (as in
 :func:`spikewise.solvers.one_step_theory.ck_test_outlier`), not a spike independent of the bulk as
 the BGN criterion assumes; replacing BGN by a generic population spike (Bai-Yao) gives the
-same positions. Near threshold at ``(n, d, N) = (600, 300, 450)``, ``alpha = 0.3`` the
-position is 3% low (2.09 vs 2.16, 8 runs; ``ck_test_outlier`` gives 2.17 there but is 2.7%
-high at ``N = 1500``, where this module is within 0.5%).
+same positions; near threshold at small N the position is a few per cent low (measured on
+the theory page).
 Features on the *training* batch are not covered: there the sample's own label enters
 ``x_i^T u`` (see :mod:`spikewise.solvers.two_step`, which models it for a reused batch) and
 the bulk is visibly wider than the conjugate kernel at initialization.

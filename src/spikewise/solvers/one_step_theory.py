@@ -79,8 +79,7 @@ with :math:`k = tG - 1` and :math:`\Phi = (\rho + (\psi/\phi)\theta^2k)/(1 + \rh
 *training* inputs :math:`XW_1` carries the extra self-interaction term
 :math:`\eta\mu_1\|a\|^2 \cdot\mathrm{diag}(\|x_i\|^2/n)\, r \approx \eta\mu_1 y/\psi` along
 the labels, with coefficient :math:`\mathbb{E}[\sigma'(Z)^2]` instead of :math:`\mu_1^2`;
-that case is not covered here (a first attempt at it, with :math:`y` treated as independent
-noise beyond its linear part, over-predicted the simulated outlier by 13-25%).
+that case is not covered here (see the theory page ``docs/theory/one_step.rst``).
 
 At finite size the CK prediction also accounts for the growth of every neuron's
 preactivation variance, :math:`\|w_{1,j}\|^2 - \|w_{0,j}\|^2 \approx a_j^2\|U\|^2`
@@ -91,8 +90,7 @@ and :math:`\mu_\star^2` moves likewise; the bulk sees the mean
 :math:`\|a\|^2\|U\|^2\sum_j\hat a_j^4` (three times larger for Gaussian :math:`a`). The
 outlier equation then reads :math:`(\psi/\phi)[(A'/A - 1)k(t) + bG(t)] = 1` with :math:`A, B`
 the bulk's linear and noise coefficients, :math:`A'` the spiked column's and
-:math:`b = (B' - B)/A`. For tanh at :math:`\theta^2 \approx 26`, :math:`N = 1500` this
-lowers the outlier by about 2%. :math:`\mu_0 \ne 0` adds a separate mean outlier
+:math:`b = (B' - B)/A`. :math:`\mu_0 \ne 0` adds a separate mean outlier
 of order :math:`n\mu_0^2` which is not reported.
 """
 

@@ -47,11 +47,9 @@ a fluctuation independent across samples (``label_kappa |r_i|``,
 form an arrow matrix whose singular values (other than the one along ``a``) are placed on
 the bulk by the BGN criterion: :meth:`TwoStepSpikes.label_outliers` for given residuals,
 ``label_outlier_count`` (``n P(|y| > threshold / label_kappa)``, exact tail of ``|y|``) and
-``label_outlier_positions`` (median order statistics of ``|y|``) on average. For relu,
-``He_2/2 + He_3/sqrt(12)``, ``alpha = (0.3, 0.45)``, fresh batch, ``N = 1500``: about ten
-such outliers, the largest near 3.3-3.8 (the outlier near 4 seen in that setting is one);
-largest three per run within 1.2% of the conditional prediction on average. On a reused
-batch ``hypot(eta1, eta2) |r2_i|`` is used and is rough (up to 25% off in single runs).
+``label_outlier_positions`` (median order statistics of ``|y|``) on average. On a reused
+batch ``hypot(eta1, eta2) |r2_i|`` is used, a rough approximation. Measured accuracy: the
+theory page ``docs/theory/multi_spike.rst``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The frozen :class:`Spectrum` result and the dense / top-k spectral computations.
 
 Dense spectra go through the smaller Gram matrix (``sqrt(eigvalsh(A A^T))`` for singular
-values, 5-6x faster than ``svdvals`` and equal to 1e-13; DESIGN.md); only when outliers alone
+values, faster than ``svdvals``; timings in ``docs/architecture.rst``); only when outliers alone
 are wanted, :func:`top_singular` and :func:`top_ck_eigen` use Lanczos (ARPACK) with a fixed
 start vector, so they are reproducible.
 """
@@ -309,8 +309,8 @@ def top_singular(A, k: int = 1, *, method: str = "lanczos"):
     """The k largest singular values of A with left/right vectors ``(s, U, V)``.
 
     ``method="lanczos"`` uses ARPACK (``svds``, fixed start vector): cheaper than dense only
-    when k is small and the matrix is large (DESIGN.md: 25-70% of a full dense solve on a
-    noise bulk). ``method="dense"`` uses one tridiagonal reduction of the smaller Gram.
+    when k is small and the matrix is large (timings in ``docs/architecture.rst``).
+    ``method="dense"`` uses one tridiagonal reduction of the smaller Gram.
     Values decreasing; ``U`` is (p, k), ``V`` is (q, k).
     """
     owner = "top_singular"
