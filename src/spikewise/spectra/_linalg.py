@@ -32,6 +32,18 @@ def thread_limits(n_threads=None, *, owner="spikewise.spectra"):
     ``None`` leaves the current settings untouched. Random draws and the Numba kernels give
     bitwise identical results for any count; multithreaded BLAS may reorder sums, which
     changes results in the last bits (relative 1e-15).
+
+    Parameters
+    ----------
+    n_threads : int, optional
+        Number of threads (>= 1); the Numba count is capped at ``NUMBA_NUM_THREADS``.
+    owner : str
+        Name of the caller, for error messages.
+
+    Yields
+    ------
+    None
+        The previous Numba thread count is restored on exit.
     """
     if n_threads is None:
         yield
