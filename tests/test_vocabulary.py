@@ -255,3 +255,25 @@ def test_old_module_name_one_step_theory():
     assert one_step_spike is one_step_theory.one_step_spike
     with pytest.warns(DeprecationWarning, match="one_step_theory"):
         assert solvers.one_step is one_step_theory
+
+
+def test_theories_take_the_schedule_of_the_run():
+    sched = StepSchedule((Step(1.0, 0.2), Step(1.0, 0.3, "reuse")))
+    run = experiment.train(sched, **SMALL, activation="relu", teacher="he1", rng=0, k_top=0,
+                           spectra=())
+    assert run.schedule == sched
+    kw = dict(n=60, d=20, N=30, n_quad=10, k_max=3, max_spikes=2)
+    by_schedule = solvers.two_step_spikes("relu", "he1", schedule=run.schedule, **kw)
+    by_keywords = solvers.two_step_spikes("relu", "he1", eta0=1.0, alpha=0.2, eta0_2=1.0,
+                                          alpha_2=0.3, batch="reuse", **kw)
+    np.testing.assert_allclose(_numbers(by_schedule), _numbers(by_keywords), rtol=1e-12)
+    assert by_schedule.params == by_keywords.params
+    one = solvers.visible_spikes("relu", "he1", schedule=Step(1.0, 0.3), n_quad=12, k_max=3,
+                                 n=60, d=20, N=30)
+    assert one.params["eta0"] == 1.0 and one.params["alpha"] == 0.3
+    with pytest.raises(InvalidParameterError, match="replaces 'eta0'"):
+        solvers.two_step_spikes("relu", "he1", schedule=sched, eta0=1.0, **kw)
+    with pytest.raises(InvalidParameterError, match="StepSchedule of 2 step"):
+        solvers.two_step_spikes("relu", "he1", schedule=Step(1.0), **kw)
+    with pytest.raises(InvalidParameterError, match="'alpha' parameter of visible_spikes"):
+        solvers.visible_spikes("relu", "he1", eta0=1.0, n=60, d=20, N=30)

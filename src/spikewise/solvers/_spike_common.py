@@ -26,6 +26,7 @@ from spikewise._validation import (
     check_scalar,
 )
 from spikewise.activations import get_activation
+from spikewise.conventions import Step, StepSchedule
 
 _A_INITS = ("gaussian", "rademacher", "constant")
 
@@ -267,3 +268,40 @@ def _check_common(owner, n, d, N, noise, second_layer, k_max):
     second_layer = check_option(second_layer, "second_layer", owner, _A_INITS)
     k_max = check_scalar(k_max, "k_max", owner, kind="int", lower=1, upper=20)
     return n, d, N, noise, second_layer, k_max
+
+
+def _protocol(owner, schedule, n_steps, **given):
+    """The learning rates (and batches) of a theory, from ``schedule`` or from keywords.
+
+    ``given`` holds the keywords in the order of the steps: ``eta0``, ``alpha`` for the first,
+    ``eta0_2``, ``alpha_2``, ``batch`` for the second. With a
+    :class:`~spikewise.conventions.StepSchedule` (or one ``Step``) of ``n_steps`` steps none
+    of them may be given; without one, every rate must be (``batch`` defaults to "fresh").
+    Returns the values in the order of ``given``.
+    """
+    if schedule is None:
+        for key, value in given.items():
+            if value is None and key != "batch":
+                raise InvalidParameterError(
+                    f"The {key!r} parameter of {owner} must be given (a float), or a "
+                    f"'schedule'. Got None instead."
+                )
+        return tuple("fresh" if k == "batch" and v is None else v for k, v in given.items())
+    if isinstance(schedule, Step):
+        schedule = StepSchedule((schedule,))
+    if not isinstance(schedule, StepSchedule) or len(schedule) != n_steps:
+        raise InvalidParameterError(
+            f"The 'schedule' parameter of {owner} must be a StepSchedule of {n_steps} step(s). "
+            f"Got {schedule!r} instead."
+        )
+    both = [k for k, v in given.items() if v is not None]
+    if both:
+        raise InvalidParameterError(
+            f"The 'schedule' parameter of {owner} replaces {', '.join(map(repr, both))}; give "
+            "one or the other. Got both instead."
+        )
+    from_schedule = {"eta0": schedule[0].eta0, "alpha": schedule[0].alpha}
+    if n_steps == 2:
+        from_schedule.update(eta0_2=schedule[1].eta0, alpha_2=schedule[1].alpha,
+                             batch=schedule[1].batch)
+    return tuple(from_schedule[k] for k in given)

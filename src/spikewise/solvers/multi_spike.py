@@ -93,6 +93,7 @@ from spikewise.solvers._spike_common import (
     _CovarianceBulk,
     _gh,
     _hermite_matrix,
+    _protocol,
     _resolve,
     _smoothed,
     _SpikeResult,
@@ -583,14 +584,15 @@ def visible_spikes(
     n: int,
     d: int,
     N: int,
-    eta0: float,
-    alpha: float,
+    eta0: float | None = None,
+    alpha: float | None = None,
     noise: float = 0.0,
     second_layer: str = "gaussian",
     a=None,
     k_max: int = 8,
     max_spikes: int = 6,
     n_quad: int = 40,
+    schedule=None,
 ) -> VisibleSpikes:
     r"""Spikes of ``sigma(X W1) / sqrt(n)`` visible at finite N for ``eta = eta0 N^alpha``.
 
@@ -629,6 +631,9 @@ def visible_spikes(
         one (weaker hidden components of a degree already listed are corrections to it).
     n_quad : int
         Gauss-Hermite nodes per variable (z, g, a).
+    schedule : StepSchedule or Step, optional
+        The one step as a protocol object (:class:`spikewise.conventions.Step`), in place
+        of ``eta0`` and ``alpha``; the same object drives :func:`spikewise.spectra.train`.
 
     Returns
     -------
@@ -637,6 +642,7 @@ def visible_spikes(
     owner = "visible_spikes"
     n, d, N, noise, second_layer, k_max = _check_common(owner, n, d, N, noise, second_layer,
                                                         k_max)
+    eta0, alpha = _protocol(owner, schedule, 1, eta0=eta0, alpha=alpha)
     eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
     alpha = check_scalar(alpha, "alpha", owner, lower=0.0, upper=0.5, upper_inclusive=False)
     max_spikes = check_scalar(max_spikes, "max_spikes", owner, kind="int", lower=1)

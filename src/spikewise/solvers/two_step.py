@@ -71,6 +71,7 @@ from spikewise.solvers._spike_common import (
     _check_common,
     _CovarianceBulk,
     _hermite_matrix,
+    _protocol,
     _resolve,
     _smoothed,
     _SpikeResult,
@@ -417,17 +418,18 @@ def two_step_spikes(
     n: int,
     d: int,
     N: int,
-    eta0: float,
-    alpha: float,
-    eta0_2: float,
-    alpha_2: float,
-    batch: str = "fresh",
+    eta0: float | None = None,
+    alpha: float | None = None,
+    eta0_2: float | None = None,
+    alpha_2: float | None = None,
+    batch: str | None = None,
     noise: float = 0.0,
     second_layer: str = "gaussian",
     a=None,
     k_max: int = 8,
     max_spikes: int = 6,
     n_quad: int = 32,
+    schedule=None,
 ) -> TwoStepSpikes:
     r"""Outliers of ``W2`` (d x N) after two steps, at finite N, and what they point at.
 
@@ -443,7 +445,7 @@ def two_step_spikes(
         Batch size (each step), input dimension, width.
     eta0, alpha, eta0_2, alpha_2 : float
         ``eta_i = eta0_i * N**alpha_i``.
-    batch : {"fresh", "reuse"}
+    batch : {"fresh", "reuse"}, default "fresh"
         Independent second batch, or the first batch again.
     noise : float
         Label noise standard deviation.
@@ -460,6 +462,10 @@ def two_step_spikes(
         visible one.
     n_quad : int
         Gauss-Hermite nodes per variable.
+    schedule : StepSchedule, optional
+        The two steps as a protocol object (:class:`spikewise.conventions.StepSchedule`), in
+        place of ``eta0, alpha, eta0_2, alpha_2, batch``; the same object drives
+        :func:`spikewise.spectra.train`.
 
     Returns
     -------
@@ -467,6 +473,9 @@ def two_step_spikes(
     """
     owner = "two_step_spikes"
     n, d, N, noise, second_layer, k_max = _check_common(owner, n, d, N, noise, second_layer, k_max)
+    eta0, alpha, eta0_2, alpha_2, batch = _protocol(
+        owner, schedule, 2, eta0=eta0, alpha=alpha, eta0_2=eta0_2, alpha_2=alpha_2, batch=batch
+    )
     eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
     eta0_2 = check_scalar(eta0_2, "eta0_2", owner, lower=0.0)
     alpha = check_scalar(alpha, "alpha", owner, lower=0.0, upper=0.5, upper_inclusive=False)

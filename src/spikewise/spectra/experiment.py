@@ -162,6 +162,8 @@ class ExperimentResult:
         features then use ``X`` and, for a fresh second batch, that batch).
     activation : Activation
         The student activation used.
+    schedule : StepSchedule
+        The protocol that was run; the theories of several steps take it as ``schedule=``.
     """
 
     weights: dict = field(repr=False)
@@ -179,6 +181,7 @@ class ExperimentResult:
     seed: object = None
     X_ck: np.ndarray | None = field(default=None, repr=False)
     activation: object = field(default=None, repr=False)
+    schedule: StepSchedule | None = field(default=None, repr=False)
 
     def theory_params(self, theory=None, *, realized: bool = False) -> dict:
         """The keywords of the prediction matching this run.
@@ -621,6 +624,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, **options):
         seed=seed,
         X_ck=X_ck64,
         activation=act,
+        schedule=schedule,
     )
 
 
