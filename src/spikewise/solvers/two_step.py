@@ -64,7 +64,7 @@ from scipy.special import ndtr, ndtri
 
 from spikewise._gauss import normal_rule
 from spikewise._validation import check_array, check_option, check_scalar, renamed_keywords
-from spikewise.conventions import learning_rate
+from spikewise.conventions import Sizes, learning_rate
 from spikewise.solvers._spike_common import (
     _a_nodes,
     _check_a,
@@ -488,7 +488,7 @@ def two_step_spikes(
 
     eta1 = learning_rate(eta0, N=N, alpha=alpha)
     eta2 = learning_rate(eta0_2, N=N, alpha=alpha_2)
-    psi = n / d
+    psi = Sizes.from_any(n=n, d=d, N=N, owner=owner).psi
     mu1, mu2 = float(act.mu1), float(act.mu2)
     var_d1 = _var_d1(act)
 

@@ -83,7 +83,7 @@ def hermite_features(X, direction, *, degrees=(1, 2, 3)) -> np.ndarray:
     X = check_array(X, "X", owner, ndim=2)
     b = _unit_columns(direction, "direction", owner, dim=X.shape[1])[:, 0]
     degrees = [check_scalar(k, "degrees", owner, kind="int", lower=0) for k in degrees]
-    out = hermite_polynomials(X @ b, max(degrees))[degrees].T
+    out = np.ascontiguousarray(hermite_polynomials(X @ b, max(degrees))[degrees].T)
     norms = np.linalg.norm(out, axis=0)
     return out / np.where(norms > 0, norms, 1.0)
 

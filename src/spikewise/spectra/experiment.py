@@ -29,7 +29,7 @@ from spikewise._validation import (
     check_scalar,
     renamed_keywords,
 )
-from spikewise.conventions import Step, StepSchedule
+from spikewise.conventions import Sizes, Step, StepSchedule
 from spikewise.spectra._activation_apply import (
     activate_inplace,
     activated_gram,
@@ -471,6 +471,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, **options):
         f"ck{t}" for t in range(n_steps + 1))
     o = _validate_common(owner, allowed=allowed, preprocess=preprocess, **options)
     n, d, N = o.n, o.d, o.N
+    sizes = Sizes.from_any(n=n, d=d, N=N, owner=owner)
     spectra, k_top, degrees, lambdas = o.spectra, o.k_top, o.degrees, o.lambdas
     orientation, remove, dt = o.orientation, o.remove, o.dtype
     etas_checked = [(st.eta0, st.alpha, st.learning_rate(N)) for st in schedule]
@@ -493,7 +494,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, **options):
         _mark("sample")
 
         params = {
-            "n": n, "d": d, "N": N, "psi": n / d, "phi": N / d,
+            "n": n, "d": d, "N": N, "psi": sizes.psi, "phi": sizes.phi,
             "activation": act.name, "teacher": teacher.params["target"], "n_index": o.n_index,
             "noise": o.noise, "first_layer": o.first_layer, "second_layer": o.second_layer,
             "preprocess": "+".join(remove) or "none", "ck_inputs": o.ck_inputs,
