@@ -777,8 +777,9 @@ def one_step(
         As in :func:`train`.
     eta0, alpha : float
         Learning rate ``eta = eta0 * N^alpha`` (eta0 >= 0).
-    first_layer, second_layer, preprocess, ck_inputs, orientation, k_top, degrees, n_test, \
-lambdas, dtype, n_threads, rng
+    first_layer, second_layer, preprocess, ck_inputs, orientation
+        As in :func:`train`.
+    k_top, degrees, n_test, lambdas, dtype, n_threads, rng
         As in :func:`train`.
     spectra : tuple
         Which dense spectra to compute, among ``"W0", "W1", "ck0", "ck1"``.
@@ -853,8 +854,9 @@ def two_step(
         Learning rate of the second step.
     batch : {"fresh", "reuse"}
         The second step's batch.
-    first_layer, second_layer, preprocess, ck_inputs, orientation, k_top, degrees, n_test, \
-lambdas, dtype, n_threads, rng
+    first_layer, second_layer, preprocess, ck_inputs, orientation
+        As in :func:`train`.
+    k_top, degrees, n_test, lambdas, dtype, n_threads, rng
         As in :func:`train`.
     spectra : tuple
         Which dense spectra to compute, among ``"W0", "W1", "W2", "ck0", "ck1", "ck2"``.
