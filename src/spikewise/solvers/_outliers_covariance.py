@@ -83,6 +83,121 @@ def _population(population, owner: str, ctx) -> tuple[_Bulk, float]:
     return bulk, 1.0
 
 
+class _PsiMap:
+    r"""The map :math:`\psi(\alpha) = \alpha(1 - \gamma - \gamma\alpha m_H(\alpha))` of a
+    population ``H`` (a :class:`_Bulk`) and its critical points, computed once each.
+
+    ``top()``/``bottom()``: the critical point and bulk edge beyond ``supp H`` on each side;
+    ``gap(k)``: the two critical points inside the ``k``-th gap of ``supp H`` (None when
+    ``psi' <= 0`` throughout it).
+    """
+
+    def __init__(self, H, g, ctx):
+        self.H, self.g, self.ctx = H, g, ctx
+        self._cache: dict = {}
+
+    def psi(self, a):
+        H, g = self.H, self.g
+        return a * (1 - g - g * a * H.m(a))
+
+    def dpsi(self, a):
+        H, g = self.H, self.g
+        return 1 - g - 2 * g * a * H.m(a) - g * a * a * H.dm(a)
+
+    def edge_dpsi(self, edge, direction):
+        # an atom at t != 0 makes psi' -> -inf (t^2 / (alpha - t)^2); one at 0 does not
+        if _edge_is_atom(self.H, edge) and edge != 0:
+            return -self.ctx.inf
+        return self.H.limit(self.dpsi, edge, direction)
+
+    def edge_psi(self, edge, direction):
+        return self.H.limit(self.psi, edge, direction)
+
+    def top(self):
+        if "top" not in self._cache:
+            H, g, ctx = self.H, self.g, self.ctx
+            hmax = H.exact(H.hi)
+            de = self.edge_dpsi(H.hi, 1)
+            if de >= 0:
+                self._cache["top"] = (hmax, self.edge_psi(H.hi, 1))
+            else:
+                a_hi = hmax * (1 + 2 * ctx.sqrt(g)) if hmax > 0 else 2 * ctx.sqrt(g)
+                a_star = ctx.root(self.dpsi, hmax, a_hi, de, self.dpsi(a_hi))
+                self._cache["top"] = (a_star, self.psi(a_star))
+        return self._cache["top"]
+
+    def bottom(self):
+        if "bottom" not in self._cache:
+            H, g, ctx = self.H, self.g, self.ctx
+            hmin = H.exact(H.lo)
+            de = self.edge_dpsi(H.lo, -1)
+            if de >= 0:
+                self._cache["bottom"] = (hmin, self.edge_psi(H.lo, -1))
+            else:
+                a_lo = hmin - 2 * ctx.sqrt(g) * max(ctx.num(H.hi), ctx.num(1e-300))
+                a_star = ctx.root(self.dpsi, a_lo, hmin, self.dpsi(a_lo), de)
+                self._cache["bottom"] = (a_star, self.psi(a_star))
+        return self._cache["bottom"]
+
+    def gap(self, k):
+        """Critical points of psi in the k-th gap (psi' is concave there)."""
+        if ("gap", k) not in self._cache:
+            H, ctx, dpsi = self.H, self.ctx, self.dpsi
+            g1, g2 = H.pieces[k][1], H.pieces[k + 1][0]
+            span = g2 - g1
+            lo_, hi_ = ctx.num(g1 + 1e-12 * span), ctx.num(g2 - 1e-12 * span)
+            a_max = ctx.argmax(dpsi, lo_, hi_)
+            if dpsi(a_max) <= 0:
+                self._cache[("gap", k)] = None
+            else:
+                d1 = self.edge_dpsi(g1, 1)
+                d2 = self.edge_dpsi(g2, -1)
+                a1 = (ctx.num(g1) if d1 >= 0 else
+                      ctx.root(dpsi, ctx.num(g1), a_max, d1, dpsi(a_max)))
+                a2 = (ctx.num(g2) if d2 >= 0 else
+                      ctx.root(dpsi, a_max, ctx.num(g2), dpsi(a_max), d2))
+                p1 = self.psi(a1) if a1 != g1 else self.edge_psi(g1, 1)
+                p2 = self.psi(a2) if a2 != g2 else self.edge_psi(g2, -1)
+                self._cache[("gap", k)] = (a1, p1, a2, p2)
+        return self._cache[("gap", k)]
+
+
+def _classify(pm: _PsiMap, a_f):
+    """``(position, threshold, edge, excess, overlap, is_outlier)`` of one spike ``a_f``."""
+    H, ctx = pm.H, pm.ctx
+    nan = math.nan
+    a = ctx.num(a_f)
+    if a_f > H.hi:
+        a_star, e = pm.top()
+        out = a > a_star
+    elif a_f < H.lo:
+        a_star, e = pm.bottom()
+        out = a < a_star
+    else:
+        k = next((i for i, (lo, hi) in enumerate(H.pieces) if lo <= a_f <= hi), None)
+        if k is not None:
+            return (nan, nan, nan, 0.0, 0.0, False)
+        k = next(i for i in range(len(H.pieces) - 1)
+                 if H.pieces[i][1] < a_f < H.pieces[i + 1][0])
+        crit = pm.gap(k)
+        if crit is None:
+            return (nan, nan, nan, 0.0, 0.0, False)
+        a1, p1, a2, p2 = crit
+        if a <= a1:
+            a_star, e, out = a1, p1, False
+        elif a >= a2:
+            a_star, e, out = a2, p2, False
+        else:
+            out = True
+            # report the nearer critical point as the threshold and edge
+            a_star, e = (a1, p1) if (a - a1) <= (a2 - a) else (a2, p2)
+    if not out:
+        return (float(e), float(a_star), float(e), 0.0, 0.0, False)
+    p = pm.psi(a)
+    ov = a * pm.dpsi(a) / p
+    return (float(p), float(a_star), float(e), float(p - e), _unit(ov), True)
+
+
 @renamed_keywords(alpha="spikes")
 def covariance_outliers(
     spikes,
@@ -165,107 +280,10 @@ def covariance_outliers(
     with prec:
         H, keep = _population(population, owner, ctx)
         g = ctx.num(gamma) * ctx.num(keep)
-
-        def psi(a):
-            return a * (1 - g - g * a * H.m(a))
-
-        def dpsi(a):
-            return 1 - g - 2 * g * a * H.m(a) - g * a * a * H.dm(a)
-
-        def edge_dpsi(edge, direction):
-            # an atom at t != 0 makes psi' -> -inf (t^2 / (alpha - t)^2); one at 0 does not
-            if _edge_is_atom(H, edge) and edge != 0:
-                return -ctx.inf
-            return H.limit(dpsi, edge, direction)
-
-        def edge_psi(edge, direction):
-            return H.limit(psi, edge, direction)
-
-        cache: dict = {}
-
-        def top():
-            if "top" not in cache:
-                hmax = H.exact(H.hi)
-                de = edge_dpsi(H.hi, 1)
-                if de >= 0:
-                    cache["top"] = (hmax, edge_psi(H.hi, 1))
-                else:
-                    a_hi = hmax * (1 + 2 * ctx.sqrt(g)) if hmax > 0 else 2 * ctx.sqrt(g)
-                    a_star = ctx.root(dpsi, hmax, a_hi, de, dpsi(a_hi))
-                    cache["top"] = (a_star, psi(a_star))
-            return cache["top"]
-
-        def bottom():
-            if "bottom" not in cache:
-                hmin = H.exact(H.lo)
-                de = edge_dpsi(H.lo, -1)
-                if de >= 0:
-                    cache["bottom"] = (hmin, edge_psi(H.lo, -1))
-                else:
-                    a_lo = hmin - 2 * ctx.sqrt(g) * max(ctx.num(H.hi), ctx.num(1e-300))
-                    a_star = ctx.root(dpsi, a_lo, hmin, dpsi(a_lo), de)
-                    cache["bottom"] = (a_star, psi(a_star))
-            return cache["bottom"]
-
-        def gap(k):
-            """Critical points of psi in the k-th gap (psi' is concave there)."""
-            if ("gap", k) not in cache:
-                g1, g2 = H.pieces[k][1], H.pieces[k + 1][0]
-                span = g2 - g1
-                lo_, hi_ = ctx.num(g1 + 1e-12 * span), ctx.num(g2 - 1e-12 * span)
-                a_max = ctx.argmax(dpsi, lo_, hi_)
-                if dpsi(a_max) <= 0:
-                    cache[("gap", k)] = None
-                else:
-                    d1 = edge_dpsi(g1, 1)
-                    d2 = edge_dpsi(g2, -1)
-                    a1 = (ctx.num(g1) if d1 >= 0 else
-                          ctx.root(dpsi, ctx.num(g1), a_max, d1, dpsi(a_max)))
-                    a2 = (ctx.num(g2) if d2 >= 0 else
-                          ctx.root(dpsi, a_max, ctx.num(g2), dpsi(a_max), d2))
-                    p1 = psi(a1) if a1 != g1 else edge_psi(g1, 1)
-                    p2 = psi(a2) if a2 != g2 else edge_psi(g2, -1)
-                    cache[("gap", k)] = (a1, p1, a2, p2)
-            return cache[("gap", k)]
-
-        nan = math.nan
-        rows = []
-        for a_f in al:
-            a = ctx.num(a_f)
-            if a_f > H.hi:
-                a_star, e = top()
-                out = a > a_star
-            elif a_f < H.lo:
-                a_star, e = bottom()
-                out = a < a_star
-            else:
-                k = next((i for i, (lo, hi) in enumerate(H.pieces) if lo <= a_f <= hi), None)
-                if k is not None:
-                    rows.append((nan, nan, nan, 0.0, 0.0, False))
-                    continue
-                k = next(i for i in range(len(H.pieces) - 1)
-                         if H.pieces[i][1] < a_f < H.pieces[i + 1][0])
-                crit = gap(k)
-                if crit is None:
-                    rows.append((nan, nan, nan, 0.0, 0.0, False))
-                    continue
-                a1, p1, a2, p2 = crit
-                if a <= a1:
-                    a_star, e, out = a1, p1, False
-                elif a >= a2:
-                    a_star, e, out = a2, p2, False
-                else:
-                    out = True
-                    # report the nearer critical point as the threshold and edge
-                    a_star, e = (a1, p1) if (a - a1) <= (a2 - a) else (a2, p2)
-            if not out:
-                rows.append((float(e), float(a_star), float(e), 0.0, 0.0, False))
-                continue
-            p = psi(a)
-            ov = a * dpsi(a) / p
-            rows.append((float(p), float(a_star), float(e), float(p - e), _unit(ov), True))
-        lower = float(bottom()[1])
-        upper = float(top()[1])
+        pm = _PsiMap(H, g, ctx)
+        rows = [_classify(pm, a_f) for a_f in al]
+        lower = float(pm.bottom()[1])
+        upper = float(pm.top()[1])
     pos, thr_, edg, exc, ov, flag = (np.array(c, dtype=float) for c in zip(*rows, strict=True))
     return OutlierPrediction(
         model="spiked covariance",
