@@ -718,7 +718,8 @@ def train(
     -------
     ExperimentResult
         ``params`` holds the sizes, the names and ``eta0``, ``alpha``, ``eta`` of every step
-        (suffix ``_t`` from the second step on); :meth:`ExperimentResult.theory_params`
+        (suffix ``_t`` from the second step on) and the batch policy of the later steps
+        (``batch`` for the second, ``batch_t`` after it); :meth:`ExperimentResult.theory_params`
         gives the keywords of the matching prediction.
     """
     owner = "train"
