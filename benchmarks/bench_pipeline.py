@@ -68,15 +68,14 @@ def worker_spikewise(n, d, N, dtype, activation, out_npz):
     # warm-up: load the cached Numba kernels (compile if the cache is cold)
     experiment.one_step(n=60, d=20, N=30, activation=activation, rng=0, dtype=dtype, k_top=2)
     base = _rss_mb()
-    experiment._STAGE_TIMES = {}
-    experiment._CLOCK = time.process_time
     c0, t0 = time.process_time(), time.perf_counter()
-    r = experiment.one_step(
-        n=n, d=d, N=N, activation=activation, target="relu", eta0=ETA0, rng=SEED,
-        spectra=("W1", "ck0", "ck1"), k_top=K_TOP, dtype=dtype,
-    )
+    with experiment.stage_times(clock=time.process_time) as stages:
+        r = experiment.one_step(
+            n=n, d=d, N=N, activation=activation, teacher="relu", eta0=ETA0, rng=SEED,
+            spectra=("W1", "ck0", "ck1"), k_top=K_TOP, dtype=dtype,
+        )
     total, cpu = time.perf_counter() - t0, time.process_time() - c0
-    stages = dict(experiment._STAGE_TIMES)
+    stages = dict(stages)
     np.savez(out_npz, **{k: v.values for k, v in r.spectra.items()},
              spike=np.array([r.spike.value]), align=r.alignments["W1"][:, 0],
              ck_align=r.alignments["ck1"][:, 0, :])

@@ -13,12 +13,12 @@ import matplotlib.pyplot as plt
 
 from spikewise.plot import before_after, overlay
 from spikewise.solvers.conjugate_kernel import conjugate_kernel_law
-from spikewise.solvers.one_step import one_step_spike
+from spikewise.solvers.one_step_theory import one_step_spike
 from spikewise.solvers.transforms import rectangular_singular_values
 from spikewise.spectra.experiment import one_step
 
 n, d, N, eta = 2000, 1000, 1500, 6.0
-result = one_step(n=n, d=d, N=N, activation="tanh", target="tanh", eta0=eta, rng=0,
+result = one_step(n=n, d=d, N=N, activation="tanh", teacher="tanh", eta0=eta, rng=0,
                   ck_inputs="fresh", orientation="sample")
 pred = one_step_spike("tanh", "tanh", psi=n / d, phi=N / d, eta=eta, n=n, a=result.a,
                       W0=result.W0, X=result.X, y=result.y, beta=result.teacher.beta)

@@ -34,7 +34,7 @@ import numpy as np
 
 from spikewise.plot import before_after, overlay, theory_vs_simulation
 from spikewise.solvers.conjugate_kernel import conjugate_kernel_law
-from spikewise.solvers.one_step import critical_learning_rate, one_step_spike
+from spikewise.solvers.one_step_theory import critical_learning_rate, one_step_spike
 from spikewise.solvers.transforms import rectangular_singular_values
 from spikewise.spectra.experiment import one_step
 
@@ -54,7 +54,7 @@ print(f"n={n}, d={d}, N={N}; eta_c (limit) = "
 
 # %%
 eta = 8.0
-result = one_step(n=n, d=d, N=N, activation=activation, target=target, eta0=eta, rng=0,
+result = one_step(n=n, d=d, N=N, activation=activation, teacher=target, eta0=eta, rng=0,
                   ck_inputs="fresh", orientation="sample")
 pred = one_step_spike(activation, target, psi=psi, phi=phi, eta=eta, n=n, a=result.a,
                       W0=result.W0, X=result.X, y=result.y, beta=result.teacher.beta)
@@ -77,7 +77,7 @@ top = np.empty((seeds, etas.size))
 overlap = np.empty((seeds, etas.size))
 for s in range(seeds):
     for j, e in enumerate(etas):
-        r = one_step(n=n, d=d, N=N, activation=activation, target=target, eta0=e, rng=s,
+        r = one_step(n=n, d=d, N=N, activation=activation, teacher=target, eta0=e, rng=s,
                      spectra=("W1",), k_top=1)
         top[s, j] = r.spectra["W1"].values[-1]
         overlap[s, j] = r.alignments["W1"][0, 0]

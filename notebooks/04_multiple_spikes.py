@@ -51,7 +51,7 @@ alphas = [0.2, 0.36, 0.46]
 fig, axes = plt.subplots(1, len(alphas), figsize=(6 * len(alphas), 4))
 for ax, alpha in zip(axes, alphas, strict=True):
     pred = visible_spikes(activation, target, n=n, d=d, N=N, eta0=1.0, alpha=alpha)
-    r = one_step(n=n, d=d, N=N, activation=activation, target=target, eta0=1.0, alpha=alpha,
+    r = one_step(n=n, d=d, N=N, activation=activation, teacher=target, eta0=1.0, alpha=alpha,
                  rng=0, ck_inputs="fresh", orientation="feature", spectra=("ck1",), k_top=4)
     spectrum = Spectrum(np.sqrt(np.clip(r.spectra["ck1"].values, 0, None)), kind="singular",
                         source="F / sqrt(n)", params=r.spectra["ck1"].params)

@@ -49,9 +49,9 @@ print("asymptotic rule: new outliers =", two_step_outlier_count(alpha1, alpha2))
 bulk = rectangular_singular_values(ratio=N / d, orientation="n" if N > d else "p")
 fig, axes = plt.subplots(1, 2, figsize=(12, 4))
 for ax, batch in zip(axes, ["fresh", "reuse"], strict=True):
-    pred = two_step_spikes("relu", "he1", n=n, d=d, N=N, eta0_1=1.0, alpha1=alpha1,
-                           eta0_2=1.0, alpha2=alpha2, batch=batch)
-    r = two_step(n=n, d=d, N=N, activation="relu", target="he1", eta0=1.0, alpha=alpha1,
+    pred = two_step_spikes("relu", "he1", n=n, d=d, N=N, eta0=1.0, alpha=alpha1,
+                           eta0_2=1.0, alpha_2=alpha2, batch=batch)
+    r = two_step(n=n, d=d, N=N, activation="relu", teacher="he1", eta0=1.0, alpha=alpha1,
                  eta0_2=1.0, alpha_2=alpha2, batch=batch, rng=0, spectra=("W2",), k_top=3)
     positions = [sp.position for sp in pred.spikes if sp.visible]
     overlay(r.spectra["W2"], bulk, ax=ax, outliers=positions,
@@ -68,11 +68,11 @@ fig.tight_layout()
 # %%
 teacher = hermite_sum({2: 0.5, 3: 12**-0.5})
 for batch in ["fresh", "reuse"]:
-    pred = two_step_spikes("relu", teacher, n=n, d=d, N=N, eta0_1=1.0, alpha1=alpha1,
-                           eta0_2=1.0, alpha2=alpha2, batch=batch)
+    pred = two_step_spikes("relu", teacher, n=n, d=d, N=N, eta0=1.0, alpha=alpha1,
+                           eta0_2=1.0, alpha_2=alpha2, batch=batch)
     captured = []
     for s in range(seeds):
-        r = two_step(n=n, d=d, N=N, activation="relu", target=teacher, eta0=1.0,
+        r = two_step(n=n, d=d, N=N, activation="relu", teacher=teacher, eta0=1.0,
                      alpha=alpha1, eta0_2=1.0, alpha_2=alpha2, batch=batch, rng=s,
                      spectra=("W2",), k_top=4)
         captured.append(r.alignments["W2"][:4, 0].sum())

@@ -254,6 +254,20 @@ def test_centred(name):
     np.testing.assert_allclose(c.hermite(3, method="mpmath"), c.hermite(3), atol=1e-14)
 
 
+def test_centred_decides_by_identity_not_by_name():
+    """A user function named "relu" is centred by its own mean, not swapped for a preset."""
+    fake = Activation.from_callable(lambda x: np.maximum(x - 0.5, 0.0), kinks=(0.5,),
+                                    name="relu")
+    c = fake.centred()
+    assert c is not get_activation("relu_centred")
+    assert abs(c.mu0) < 1e-14
+    np.testing.assert_allclose(c(X), fake(X) - fake.mu0, rtol=1e-14, atol=1e-14)
+    # E max(Z - 1/2, 0) = phi(1/2) - P(Z > 1/2) / 2
+    mu0 = np.exp(-0.125) / np.sqrt(2 * np.pi) - 0.5 * ndtr(-0.5)
+    assert fake.mu0 == pytest.approx(mu0, rel=1e-12)
+    assert get_activation("relu").centred() is get_activation("relu_centred")
+
+
 def test_affine():
     act = get_activation("tanh").affine(2.0, 0.5)
     np.testing.assert_allclose(act(X), 2 * np.tanh(X) + 0.5)

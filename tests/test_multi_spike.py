@@ -72,11 +72,11 @@ def test_spike_count_rejects(bad):
 def test_visible_spikes_rejects_bad_input():
     with pytest.raises(InvalidParameterError, match="'N' parameter of visible_spikes"):
         visible_spikes("relu", "he1", n=10, d=10, N=0, eta0=1.0, alpha=0.3)
-    with pytest.raises(InvalidParameterError, match="'a_init'"):
-        visible_spikes("relu", "he1", n=10, d=10, N=10, eta0=1.0, alpha=0.3, a_init="x")
+    with pytest.raises(InvalidParameterError, match="'second_layer'"):
+        visible_spikes("relu", "he1", n=10, d=10, N=10, eta0=1.0, alpha=0.3, second_layer="x")
     with pytest.raises(InvalidParameterError, match="'a' parameter"):
         visible_spikes("relu", "he1", n=10, d=10, N=10, eta0=1.0, alpha=0.3, a=np.ones(4))
-    with pytest.raises(InvalidParameterError, match="'sigma'"):
+    with pytest.raises(InvalidParameterError, match="'activation'"):
         visible_spikes("nope", "he1", n=10, d=10, N=10, eta0=1.0, alpha=0.3)
 
 
@@ -245,8 +245,8 @@ def test_tanh_odd_degrees_only_and_hidden_third():
 def test_rademacher_and_constant_a_collapse_rank():
     kw = dict(eta0=1.0, alpha=0.45, **SIZES)
     g = visible_spikes("relu", "he1", **kw)
-    r = visible_spikes("relu", "he1", a_init="rademacher", **kw)
-    c = visible_spikes("relu", "he1", a_init="constant", **kw)
+    r = visible_spikes("relu", "he1", second_layer="rademacher", **kw)
+    c = visible_spikes("relu", "he1", second_layer="constant", **kw)
     assert len(g.spikes) >= 4
     assert len(r.spikes) <= 2
     assert len(c.spikes) == 1

@@ -1,4 +1,4 @@
-"""Tests of the one-step (eta = Theta(1)) spike theory, ``spikewise.solvers.one_step``.
+"""Tests of the one-step (eta = Theta(1)) spike theory, ``spikewise.solvers.one_step_theory``.
 
 Two kinds of checks: closed forms against the generic outlier engines and the CK law
 (rtol 1e-10), and theory against a plain-NumPy simulation of the project's convention
@@ -17,7 +17,7 @@ from spikewise._validation import InvalidParameterError
 from spikewise.activations import get_activation, hermite_sum
 from spikewise.solvers.conjugate_kernel import conjugate_kernel_law
 from spikewise.solvers.marchenko_pastur import MarchenkoPastur
-from spikewise.solvers.one_step import (
+from spikewise.solvers.one_step_theory import (
     ck_test_outlier,
     column_spike,
     critical_learning_rate,
@@ -206,8 +206,8 @@ def test_finite_size_tends_to_the_limit():
 def test_validation():
     with pytest.raises(InvalidParameterError, match="'psi' parameter of one_step_spike"):
         one_step_spike("tanh", "tanh", psi=-1.0, phi=1.0, eta=1.0)
-    with pytest.raises(InvalidParameterError, match="'init'"):
-        one_step_spike("tanh", "tanh", psi=1.0, phi=1.0, eta=1.0, n=100, init="uniform")
+    with pytest.raises(InvalidParameterError, match="'second_layer'"):
+        one_step_spike("tanh", "tanh", psi=1.0, phi=1.0, eta=1.0, n=100, second_layer="uniform")
     with pytest.raises(InvalidParameterError, match="'n' parameter"):
         one_step_spike("tanh", "tanh", psi=1.0, phi=1.0, eta=1.0, a=np.ones(10))
     with pytest.raises(InvalidParameterError, match="'X' and 'y'"):
@@ -345,12 +345,12 @@ def test_against_the_spectra_simulator(second_layer):
     from spikewise.spectra import experiment  # a real import: a broken module must fail
     errs, dovs, errs_u = [], [], []
     for seed in range(3):
-        r = experiment.one_step(n=1000, d=500, N=750, activation="tanh", target="tanh",
+        r = experiment.one_step(n=1000, d=500, N=750, activation="tanh", teacher="tanh",
                                 eta0=6.0, noise=0.2, second_layer=second_layer,
                                 spectra=("W1",), k_top=1, rng=seed)
-        kw = dict(psi=2.0, phi=1.5, eta=6.0, noise=0.2, n=1000, init=second_layer)
-        p = one_step_spike("tanh", "tanh", a=r.a, W0=r.W0, X=r.X, y=r.y, beta=r.teacher.beta,
-                           **kw).finite
+        kw = dict(psi=2.0, phi=1.5, eta=6.0, noise=0.2, n=1000, second_layer=second_layer)
+        # the round trip: the run's own parameters are the prediction's keywords
+        p = one_step_spike(**r.theory_params(one_step_spike, realized=True)).finite
         s1 = np.max(r.spectra["W1"].values)
         errs.append(s1 / p.top_singular_value - 1)
         errs_u.append(s1 / one_step_spike("tanh", "tanh", **kw).finite.top_singular_value - 1)

@@ -17,7 +17,7 @@ SMALL = dict(n=300, d=100, N=150)
 
 
 def test_one_step_equals_naive_step_and_is_labelled():
-    r = one_step(**SMALL, activation="tanh", target="relu", noise=0.1, eta0=2.0, alpha=0.1,
+    r = one_step(**SMALL, activation="tanh", teacher="relu", noise=0.1, eta0=2.0, alpha=0.1,
                  rng=1, lambdas=[0.01, 1.0], n_test=100)
     act = get_activation("tanh")
     eta = 2.0 * 150**0.1
@@ -48,7 +48,7 @@ def test_one_step_equals_naive_step_and_is_labelled():
 
 
 def test_spike_aligns_with_teacher():
-    r = one_step(n=1200, d=300, N=400, activation="relu", target="he1", eta0=4.0, rng=2,
+    r = one_step(n=1200, d=300, N=400, activation="relu", teacher="he1", eta0=4.0, rng=2,
                  spectra=("W1",), k_top=2)
     # the top left singular vector of W1 and the update's spike both point to beta
     assert r.alignments["spike1"][0, 0] > 0.6
@@ -88,7 +88,7 @@ def test_same_seed_identical_with_1_and_2_numba_threads():
 
 def test_two_step_reuse_and_fresh():
     act = get_activation("relu")
-    kw = dict(**SMALL, activation="relu", target="he2", eta0=2.0, eta0_2=1.5, alpha_2=0.1,
+    kw = dict(**SMALL, activation="relu", teacher="he2", eta0=2.0, eta0_2=1.5, alpha_2=0.1,
               k_top=1)
     r = two_step(**kw, batch="reuse", rng=3)
     W2 = _naive.step(r.X, r.y, r.W1, r.a, act, 1.5 * 150**0.1)
@@ -109,7 +109,7 @@ def test_float32_spectra_agree():
 
 
 def test_options_fresh_inputs_sample_orientation_preprocess():
-    r = one_step(**SMALL, activation="relu", target="relu", eta0=1.0, rng=5,
+    r = one_step(**SMALL, activation="relu", teacher="relu", eta0=1.0, rng=5,
                  ck_inputs="fresh", orientation="sample", preprocess=("mean", "linear"),
                  k_top=1)
     assert r.spectra["ck1"].values.shape == (300,)
@@ -125,7 +125,7 @@ def test_options_fresh_inputs_sample_orientation_preprocess():
     m = y_raw.mean()
     coef = r.X.T @ (y_raw - m) / r.X.shape[0]
     np.testing.assert_allclose(r.y, y_raw - m - r.X @ coef, rtol=1e-12, atol=1e-13)
-    u = one_step(**SMALL, init="unit", second_layer="rademacher", rng=5, k_top=0,
+    u = one_step(**SMALL, first_layer="unit", second_layer="rademacher", rng=5, k_top=0,
                  spectra=("W0",))
     np.testing.assert_allclose(np.linalg.norm(u.W0, axis=0), 1.0)
 
@@ -138,8 +138,8 @@ def test_preset_step_equals_ours(key):
     preset = get_preset(key)
     n, d, N = SMALL["n"], SMALL["d"], SMALL["N"]
     eta_ours = 1.7
-    opts = {"cui2024": dict(init="unit", second_layer="constant")}.get(key, {})
-    r = one_step(n=n, d=d, N=N, activation="tanh", target="tanh", eta0=eta_ours, rng=6,
+    opts = {"cui2024": dict(first_layer="unit", second_layer="constant")}.get(key, {})
+    r = one_step(n=n, d=d, N=N, activation="tanh", teacher="tanh", eta0=eta_ours, rng=6,
                  spectra=(), k_top=0, **opts)
     act = get_activation("tanh")
     X, y, a = r.X, r.y, r.a
@@ -162,10 +162,10 @@ def test_preset_step_equals_ours(key):
 def test_bad_inputs_experiment():
     bad = [
         dict(n=0), dict(N=-1), dict(d=0), dict(eta0=-1.0), dict(activation="nope"),
-        dict(target="nope"), dict(spectra=("W3",)), dict(dtype="int8"),
+        dict(teacher="nope"), dict(spectra=("W3",)), dict(dtype="int8"),
         dict(orientation="diag"), dict(ck_inputs="test"), dict(rng=-1), dict(rng="seed"),
         dict(lambdas=[-1.0]), dict(k_top=-1), dict(noise=-0.5), dict(preprocess="cubic"),
-        dict(init="he"), dict(second_layer="normal"), dict(n_threads=0), dict(alpha=np.nan),
+        dict(first_layer="he"), dict(second_layer="normal"), dict(n_threads=0), dict(alpha=np.nan),
         dict(degrees=(0,)),
     ]
     for b in bad:
@@ -197,7 +197,7 @@ def test_spike_power_iteration_and_fallback(strength):
 
 
 def test_top_vectors_by_lanczos_equal_dense():
-    kw = dict(n=400, d=120, N=200, activation="relu", target="he1", eta0=6.0, rng=9, k_top=2)
+    kw = dict(n=400, d=120, N=200, activation="relu", teacher="he1", eta0=6.0, rng=9, k_top=2)
     dense = one_step(**kw)
     lanczos = one_step(**kw, spectra=())
     assert lanczos.spectra == {}
@@ -214,7 +214,7 @@ def test_spike_matches_rank_one_theory_with_shrinking_error():
     mu1 = get_activation("tanh").mu1
     errs, mis = [], []
     for n, d, N in ((400, 200, 300), (1600, 800, 1200)):
-        r = one_step(n=n, d=d, N=N, activation="tanh", target="relu", eta0=1.0, rng=0,
+        r = one_step(n=n, d=d, N=N, activation="tanh", teacher="relu", eta0=1.0, rng=0,
                      spectra=(), k_top=0)
         c = r.X.T @ r.y / n
         pred = r.etas[0] * abs(mu1) * np.linalg.norm(c) * np.linalg.norm(r.a)
@@ -238,7 +238,7 @@ def test_ck_spectra_both_orientations_and_shapes(orientation, shape):
 
 
 def test_zero_learning_rate_leaves_weights_and_reports_no_spike():
-    r = one_step(n=120, d=60, N=90, activation="tanh", target="tanh", eta0=0.0, rng=4)
+    r = one_step(n=120, d=60, N=90, activation="tanh", teacher="tanh", eta0=0.0, rng=4)
     assert np.array_equal(r.W0, r.W1)
     assert r.spikes["step1"].value == 0.0
     assert np.all(np.isnan(r.spikes["step1"].left))
@@ -247,8 +247,8 @@ def test_zero_learning_rate_leaves_weights_and_reports_no_spike():
 
 
 def test_bit_generator_is_accepted_like_a_generator():
-    a = one_step(n=60, d=30, N=40, activation="tanh", target="tanh", eta0=1.0,
+    a = one_step(n=60, d=30, N=40, activation="tanh", teacher="tanh", eta0=1.0,
                  rng=np.random.PCG64(7), spectra=("W1",), k_top=0)
-    b = one_step(n=60, d=30, N=40, activation="tanh", target="tanh", eta0=1.0,
+    b = one_step(n=60, d=30, N=40, activation="tanh", teacher="tanh", eta0=1.0,
                  rng=np.random.default_rng(np.random.PCG64(7)), spectra=("W1",), k_top=0)
     np.testing.assert_array_equal(a.W1, b.W1)

@@ -184,3 +184,33 @@ def test_activated_gram_blocked(shape, dtype, monkeypatch):
     AA.backprop_given_output(Hc, y, a, f, act)
     M = act.d1(H.astype(np.float64)) * (y - f)[:, None] * a[None, :]
     np.testing.assert_allclose(Hc, M, rtol=1e-12, atol=1e-14)
+
+
+def _table_activation(code):
+    """An activation of each code of the table (a Hermite sum with 4 terms for code 8)."""
+    from spikewise.activations import _BASES, _HERMITE_CODE
+
+    if code == _HERMITE_CODE:
+        return hermite_sum({0: 0.2, 1: -0.7, 3: 0.4, 4: 0.1})
+    (base,) = [b for b in _BASES if b.code == code]
+    return get_activation(base.name).affine(1.3, -0.2)
+
+
+def test_every_kernel_code_same_in_numpy_and_numba(grid):
+    """Every code of ``KERNEL_CODES`` (the activation table) has the same values and first and
+    second derivatives in NumPy and in the Numba dispatch; a code the dispatch does not know
+    gives NaN there, so a row added to the table without its Numba branch fails here."""
+    from spikewise.activations import KERNEL_CODES
+
+    codes = sorted(c for c in KERNEL_CODES if c >= 0)
+    assert codes == list(range(len(codes)))
+    x = grid[np.abs(grid) < 8]
+    for code in codes:
+        act = _table_activation(code)
+        assert act.kernel_code == code
+        for deriv, ref in ((0, act(x)), (1, act.d1(x)), (2, act.d2(x))):
+            got = K.act_scalar(code, act.kernel_params, x, deriv)
+            np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * (1 + np.abs(ref).max()),
+                                       err_msg=f"code {code} derivative {deriv}")
+    unknown = K.act_scalar(max(codes) + 1, np.array([1.0, 0.0]), x[:3], 0)
+    assert np.all(np.isnan(unknown))

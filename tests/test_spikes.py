@@ -413,9 +413,9 @@ def test_invalid_input():
         hermitian_outliers(law, [])
     with pytest.raises(InvalidParameterError, match="'ratio'"):
         rectangular_outliers(law, [1.0], ratio=-1.0)
-    with pytest.raises(InvalidParameterError, match="'alpha'"):
+    with pytest.raises(InvalidParameterError, match="'spikes'"):
         covariance_outliers([-2.0], ratio=0.5)
-    with pytest.raises(InvalidParameterError, match="'alpha'"):
+    with pytest.raises(InvalidParameterError, match="'spikes'"):
         covariance_outliers([np.inf], ratio=0.5)
     with pytest.raises(InvalidParameterError, match="'ratio'"):
         covariance_outliers([2.0], ratio=float("nan"))

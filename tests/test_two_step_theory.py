@@ -56,7 +56,7 @@ def test_outlier_count_rejects(a1, a2):
 
 
 def test_two_step_spikes_rejects():
-    kw = dict(n=100, d=50, N=80, eta0_1=1.0, alpha1=0.2, eta0_2=1.0, alpha2=0.2)
+    kw = dict(n=100, d=50, N=80, eta0=1.0, alpha=0.2, eta0_2=1.0, alpha_2=0.2)
     with pytest.raises(InvalidParameterError, match="'batch'"):
         two_step_spikes("relu", "he1", batch="twice", **kw)
     with pytest.raises(InvalidParameterError, match="'a' parameter"):
@@ -109,10 +109,10 @@ def test_counts_positions_and_alignment_linear_teacher(alpha1, alpha2, asym, vis
     pred = two_step_spikes(
         "relu",
         teacher,
-        eta0_1=1.0,
-        alpha1=alpha1,
+        eta0=1.0,
+        alpha=alpha1,
         eta0_2=1.0,
-        alpha2=alpha2,
+        alpha_2=alpha2,
         batch=batch,
         **SIZES,
     )
@@ -151,10 +151,10 @@ def test_fresh_batch_predicts_no_beta_for_information_exponent_two():
         pred = two_step_spikes(
             "relu",
             teacher,
-            eta0_1=1.0,
-            alpha1=0.3,
+            eta0=1.0,
+            alpha=0.3,
             eta0_2=1.0,
-            alpha2=0.45,
+            alpha_2=0.45,
             batch="fresh",
             **SIZES,
         )
@@ -165,7 +165,7 @@ def test_even_teacher_learned_by_neither_batch():
     """He_2: every E[z g(y, noise)] vanishes by z -> -z symmetry, so the theory predicts no
     overlap with beta for a reused batch either."""
     pred = two_step_spikes(
-        "relu", HE2, eta0_1=1.0, alpha1=0.3, eta0_2=1.0, alpha2=0.45, batch="reuse", **SIZES
+        "relu", HE2, eta0=1.0, alpha=0.3, eta0_2=1.0, alpha_2=0.45, batch="reuse", **SIZES
     )
     assert max(sp.direction_beta_overlap for sp in pred.spikes) < 1e-10
 
@@ -173,7 +173,7 @@ def test_even_teacher_learned_by_neither_batch():
 def test_reuse_learns_beta_fresh_does_not():
     """He_2/2 + He_3/sqrt(12) (information exponent 2, E[z y^2] != 0): the reused batch's
     second step carries beta in its degree-2 outlier; the fresh one carries none."""
-    kw = dict(eta0_1=1.0, alpha1=0.3, eta0_2=1.0, alpha2=0.45, **SIZES)
+    kw = dict(eta0=1.0, alpha=0.3, eta0_2=1.0, alpha_2=0.45, **SIZES)
     pred_r = two_step_spikes("relu", HE23, batch="reuse", **kw)
     learned = [sp for sp in pred_r.spikes if sp.visible and sp.degree == 2]
     assert learned and learned[0].beta_overlap > 0.1
@@ -248,7 +248,7 @@ def test_heavy_tailed_labels_give_single_sample_outliers():
     """He_3 component: the largest labels (|y| ~ 10) make rank-one terms along single inputs
     x_i that leave the bulk (predicted by label_outlier_strength > threshold); a linear
     teacher's labels do not."""
-    kw = dict(eta0_1=1.0, alpha1=0.3, eta0_2=1.0, alpha2=0.45, batch="fresh", **SIZES)
+    kw = dict(eta0=1.0, alpha=0.3, eta0_2=1.0, alpha_2=0.45, batch="fresh", **SIZES)
     assert two_step_spikes("relu", "he1", **kw).label_outlier_strength < 0.8 * 1.15
     pred = two_step_spikes("relu", HE23, **kw)
     assert pred.label_outlier_strength > 1.5 * pred.threshold
@@ -345,7 +345,7 @@ def _two_step_runs(pred, teacher, *, n, d, N, seeds):
 
 
 def _check_label_outliers(sizes, seeds, rel_tol):
-    kw = dict(eta0_1=1.0, alpha1=0.3, eta0_2=1.0, alpha2=0.45, batch="fresh", **sizes)
+    kw = dict(eta0=1.0, alpha=0.3, eta0_2=1.0, alpha_2=0.45, batch="fresh", **sizes)
     pred = two_step_spikes("relu", HE23, **kw)
     k0 = pred.n_outliers
     runs = _two_step_runs(pred, HE23, seeds=seeds, **sizes)

@@ -10,7 +10,7 @@ direction ``beta``; the conjugate kernel ``sigma(X W1)`` inherits an outlier who
 eigenvector aligns with ``X beta``.
 
 :func:`spikewise.spectra.experiment.one_step` runs the step and measures; and
-:func:`spikewise.solvers.one_step.one_step_spike` predicts, here at finite size and
+:func:`spikewise.solvers.one_step_theory.one_step_spike` predicts, here at finite size and
 conditionally on the realized ``a``, ``W0``, ``X``, ``y``, ``beta`` (the norm of ``a`` alone
 moves the spike by a few per cent at ``N`` of a few hundred).
 """
@@ -20,7 +20,7 @@ import os
 
 from spikewise.plot import before_after, overlay
 from spikewise.solvers.conjugate_kernel import conjugate_kernel_law
-from spikewise.solvers.one_step import one_step_spike
+from spikewise.solvers.one_step_theory import one_step_spike
 from spikewise.solvers.transforms import rectangular_singular_values
 from spikewise.spectra.experiment import one_step
 
@@ -30,7 +30,7 @@ psi, phi = n / d, N / d
 eta = 10.0
 activation, target = "tanh", "tanh"
 
-result = one_step(n=n, d=d, N=N, activation=activation, target=target, eta0=eta, rng=0,
+result = one_step(n=n, d=d, N=N, activation=activation, teacher=target, eta0=eta, rng=0,
                   ck_inputs="fresh", orientation="sample")
 pred = one_step_spike(activation, target, psi=psi, phi=phi, eta=eta, n=n, a=result.a,
                       W0=result.W0, X=result.X, y=result.y, beta=result.teacher.beta)

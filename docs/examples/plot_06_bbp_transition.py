@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from spikewise.plot import theory_vs_simulation
-from spikewise.solvers.one_step import critical_learning_rate, one_step_spike
+from spikewise.solvers.one_step_theory import critical_learning_rate, one_step_spike
 from spikewise.spectra.experiment import one_step
 
 SMALL = os.environ.get("SPIKEWISE_SIZE", "full") == "small"
@@ -31,7 +31,7 @@ top = np.empty((seeds, etas.size))
 overlap = np.empty((seeds, etas.size))
 for s in range(seeds):
     for j, eta in enumerate(etas):
-        r = one_step(n=n, d=d, N=N, activation=activation, target=target, eta0=eta, rng=s,
+        r = one_step(n=n, d=d, N=N, activation=activation, teacher=target, eta0=eta, rng=s,
                      spectra=("W1",), k_top=1)
         top[s, j] = r.spectra["W1"].values[-1]
         overlap[s, j] = r.alignments["W1"][0, 0]

@@ -40,7 +40,7 @@ with warnings.catch_warnings():
 
 
 def run(alpha, seed=0):
-    r = one_step(n=n, d=d, N=N, activation=activation, target=target, eta0=1.0, alpha=alpha,
+    r = one_step(n=n, d=d, N=N, activation=activation, teacher=target, eta0=1.0, alpha=alpha,
                  rng=seed, ck_inputs="fresh", orientation="feature", spectra=("ck1",),
                  k_top=4)
     ck = r.spectra["ck1"]

@@ -44,13 +44,13 @@ fig, axes = plt.subplots(1, 3, figsize=(18, 4.8), layout="constrained")
 captured = np.empty((seeds, 2))
 predicted = np.empty(2)
 for j, batch in enumerate(["fresh", "reuse"]):
-    pred = two_step_spikes("relu", teacher, n=n, d=d, N=N, eta0_1=1.0, alpha1=alpha1,
-                           eta0_2=1.0, alpha2=alpha2, batch=batch)
+    pred = two_step_spikes("relu", teacher, n=n, d=d, N=N, eta0=1.0, alpha=alpha1,
+                           eta0_2=1.0, alpha_2=alpha2, batch=batch)
     print(f"--- {batch} batch\n{pred.explain()}")
     visible = [sp for sp in pred.spikes if sp.visible]
     predicted[j] = sum(sp.beta_overlap for sp in visible)
     for s in range(seeds):
-        r = two_step(n=n, d=d, N=N, activation="relu", target=teacher, eta0=1.0, alpha=alpha1,
+        r = two_step(n=n, d=d, N=N, activation="relu", teacher=teacher, eta0=1.0, alpha=alpha1,
                      eta0_2=1.0, alpha_2=alpha2, batch=batch, rng=s, spectra=("W2",), k_top=4)
         captured[s, j] = r.alignments["W2"][:4, 0].sum()
         if s == 0:

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from spikewise.activations import get_activation
-from spikewise.solvers.one_step import critical_learning_rate
+from spikewise.solvers.one_step_theory import critical_learning_rate
 from spikewise.spectra.experiment import one_step
 from spikewise.spectra.features import ck_features
 from spikewise.spectra.ridge import ridge_path
@@ -35,7 +35,7 @@ best = np.empty((seeds, etas.size))
 random_features = np.empty(seeds)
 for s in range(seeds):
     for j, eta in enumerate(etas):
-        r = one_step(n=n, d=d, N=N, activation=activation, target=target, noise=noise,
+        r = one_step(n=n, d=d, N=N, activation=activation, teacher=target, noise=noise,
                      eta0=eta, rng=s, spectra=(), n_test=n, lambdas=lambdas)
         best[s, j] = r.ridge.test_error.min()  # best lambda on the path
     # the same ridge path on the random features sigma(X W0) of the last run

@@ -16,7 +16,16 @@ from spikewise.activations import (
     hermite_polynomials,
     hermite_sum,
 )
-from spikewise.conventions import OUR_KEYS, PRESETS, ConventionPreset, get_preset, learning_rate
+from spikewise.conventions import (
+    OUR_KEYS,
+    PRESETS,
+    ConventionPreset,
+    Sizes,
+    Step,
+    StepSchedule,
+    get_preset,
+    learning_rate,
+)
 
 __version__ = "0.1.0"
 
@@ -44,6 +53,9 @@ __all__ = [
     "PRESETS",
     "OUR_KEYS",
     "learning_rate",
+    "Sizes",
+    "Step",
+    "StepSchedule",
 ]
 
 

@@ -75,7 +75,7 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     from spikewise.activations import get_activation
     from spikewise.solvers.conjugate_kernel import conjugate_kernel_law
     from spikewise.solvers.marchenko_pastur import MarchenkoPastur
-    from spikewise.solvers.one_step import critical_learning_rate, one_step_spike
+    from spikewise.solvers.one_step_theory import critical_learning_rate, one_step_spike
     from spikewise.spectra.experiment import one_step
 
     owner = "spikewise demo"
@@ -104,7 +104,7 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     if eta is None:
         eta = 2.0 * eta_c
 
-    run = one_step(n=n, d=d, N=N, activation=sigma, target=sigma_star, noise=noise, eta0=eta,
+    run = one_step(n=n, d=d, N=N, activation=sigma, teacher=sigma_star, noise=noise, eta0=eta,
                    spectra=("W1", "ck0", "ck1"), ck_inputs="fresh", orientation="feature",
                    k_top=1, degrees=(1,), rng=seed)
     theory = one_step_spike(sigma, sigma_star, psi=psi, phi=phi, eta=eta, noise=noise, n=n)
@@ -126,7 +126,7 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     sim_top = np.empty_like(sweep)
     sim_ov = np.empty_like(sweep)
     for i, e in enumerate(sweep):
-        r = one_step(n=n, d=d, N=N, activation=sigma, target=sigma_star, noise=noise, eta0=e,
+        r = one_step(n=n, d=d, N=N, activation=sigma, teacher=sigma_star, noise=noise, eta0=e,
                      spectra=("W1",), k_top=1, degrees=(1,), rng=seed)
         sim_top[i] = r.spectra["W1"].values.max()
         sim_ov[i] = r.alignments["W1"][0, 0]

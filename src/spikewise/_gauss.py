@@ -18,7 +18,11 @@ Rules
   weight is below :math:`10^{-340}` outside).
 
 :func:`expect` applies a rule; :func:`product_rule` builds the tensor rule for several
-independent standard Gaussians (conditional expectations, two-point kernels).
+independent standard Gaussians (conditional expectations, two-point kernels);
+:func:`location_scale_rule` gives one rule per pair ``(loc, scale)`` of arrays for
+:math:`\mathbb{E}[g(\mathrm{loc} + \mathrm{scale}\,Z)]`, cut at the kinks of ``g``.
+:func:`legendre_rule` is the plain Gauss–Legendre rule on :math:`[-1, 1]` for the other
+one-dimensional integrals of the theory (densities in an angle variable).
 
 Hermite
 -------
@@ -49,6 +53,8 @@ __all__ = [
     "hermite_series_derivative",
     "hermite_coefficients",
     "factorials",
+    "legendre_rule",
+    "location_scale_rule",
 ]
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -73,7 +79,7 @@ def _split_rule(kinks: tuple, panel_nodes: int):
     edges = set(np.arange(math.floor(lo), math.ceil(hi) + 1.0, 1.0).tolist())
     edges.update(float(k) for k in kinks)
     edges = np.array(sorted(edges))
-    t, wt = np.polynomial.legendre.leggauss(panel_nodes)
+    t, wt = _legendre(panel_nodes)
     a = edges[:-1, None]
     b = edges[1:, None]
     x = ((b - a) / 2.0 * t + (a + b) / 2.0).ravel()
@@ -83,6 +89,14 @@ def _split_rule(kinks: tuple, panel_nodes: int):
     x.setflags(write=False)
     w.setflags(write=False)
     return x, w
+
+
+@functools.lru_cache(maxsize=16)
+def _legendre(nodes: int):
+    t, wt = np.polynomial.legendre.leggauss(nodes)
+    t.setflags(write=False)
+    wt.setflags(write=False)
+    return t, wt
 
 
 def _check_kinks(kinks, owner: str) -> tuple:
@@ -280,3 +294,69 @@ def hermite_coefficients(g: Callable, k_max: int, kinks: Sequence[float] = (),
             "cannot be computed."
         )
     return hermite_polynomials(x, k_max) @ (values * w) / factorials(k_max)
+
+
+def legendre_rule(nodes: int):
+    """Gauss–Legendre nodes and weights on :math:`[-1, 1]` (read-only, cached).
+
+    Parameters
+    ----------
+    nodes : int
+        Number of nodes, 1 to 10000; exact for polynomials of degree < ``2 * nodes``.
+
+    Returns
+    -------
+    t, w : ndarray (read-only)
+        Nodes and weights; ``w.sum() == 2`` to rounding.
+    """
+    m = check_scalar(nodes, "nodes", "legendre_rule", kind="int", lower=1, upper=10000)
+    return _legendre(int(m))
+
+
+def location_scale_rule(loc, scale, kinks: Sequence[float] = (), *, span: float = 12.0,
+                        nodes: int = 200):
+    r"""Rules for :math:`\mathbb{E}[g(\mathrm{loc} + \mathrm{scale}\,Z)]`, one per entry.
+
+    The integral is taken in :math:`x = \mathrm{loc} + \mathrm{scale}\,z` over
+    :math:`[\mathrm{loc} - \mathrm{span}\,\mathrm{scale}, \mathrm{loc} +
+    \mathrm{span}\,\mathrm{scale}]`, cut at ``loc`` and at every kink of ``g`` inside it,
+    each piece by
+    Gauss–Legendre with ``nodes`` nodes and the Gaussian density as weight; so the nodes
+    already are the arguments of ``g`` and a kink of ``g`` never falls inside a piece
+    (the kinks in :math:`z` move with ``loc`` and ``scale``, which a fixed rule in :math:`z`
+    cannot follow).
+
+    Parameters
+    ----------
+    loc, scale : array_like
+        Broadcast to a common shape ``S``; ``scale > 0``.
+    kinks : sequence of float, default ()
+        Kinks of ``g`` (in its own argument ``x``).
+    span : float, default 12.0
+        Half-width of the range in standard deviations (the Gaussian tail beyond 12 is
+        below :math:`10^{-32}`).
+    nodes : int, default 200
+        Gauss–Legendre nodes per piece.
+
+    Returns
+    -------
+    x, w : ndarray of shape ``S + ((len(kinks) + 2) * nodes,)``
+        Arguments of ``g`` and weights: :math:`\mathbb{E}[g] \approx \sum_i w_i g(x_i)`
+        along the last axis.
+    """
+    owner = "location_scale_rule"
+    ks = _check_kinks(kinks, owner)
+    t, wt = legendre_rule(nodes)
+    loc, scale = np.broadcast_arrays(np.asarray(loc, float), np.asarray(scale, float))
+    lo, hi = loc - span * scale, loc + span * scale
+    # cut at the mean and at every kink inside the range, in increasing order
+    cuts = np.sort(np.stack([loc] + [np.clip(k, lo, hi) for k in ks], axis=-1), axis=-1)
+    edges = [lo] + [cuts[..., i] for i in range(cuts.shape[-1])] + [hi]
+    xs, ws = [], []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        half, mid = 0.5 * (b - a), 0.5 * (b + a)
+        x = mid[..., None] + half[..., None] * t
+        dens = np.exp(-0.5 * ((x - loc[..., None]) / scale[..., None]) ** 2)
+        xs.append(x)
+        ws.append(half[..., None] * wt * dens / (_SQRT_2PI * scale[..., None]))
+    return np.concatenate(xs, axis=-1), np.concatenate(ws, axis=-1)

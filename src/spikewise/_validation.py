@@ -11,7 +11,9 @@ given*. Iterative solvers raise :class:`ConvergenceError` (or warn with
 
 from __future__ import annotations
 
+import functools
 import numbers
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
@@ -24,6 +26,7 @@ __all__ = [
     "check_array",
     "check_option",
     "check_rng",
+    "renamed_keywords",
 ]
 
 
@@ -241,3 +244,50 @@ def check_rng(rng, owner: str = "spikewise") -> np.random.Generator:
             f"The 'rng' parameter of {owner} must be None, a non-negative int, a SeedSequence "
             f"or a numpy Generator. Got {_fmt(rng)} instead."
         ) from exc
+
+
+def renamed_keywords(**renames: str):
+    """Decorator accepting the old names of renamed keywords for one release.
+
+    ``@renamed_keywords(sigma="activation")`` lets callers still write ``sigma=...``: the
+    value is passed as ``activation=...`` with a :class:`DeprecationWarning` naming both.
+    Giving both the old and the new name raises :class:`InvalidParameterError`. The wrapped
+    function keeps its signature (``inspect.signature`` follows ``__wrapped__``) and its
+    docstring.
+
+    Parameters
+    ----------
+    **renames : str
+        ``old_name="new_name"`` pairs.
+
+    Returns
+    -------
+    callable
+        The decorator.
+    """
+
+    def decorate(func):
+        owner = func.__qualname__.replace(".__init__", "")
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            for old, new in renames.items():
+                if old in kwargs:
+                    if new in kwargs:
+                        raise InvalidParameterError(
+                            f"The {old!r} parameter of {owner} is the old name of {new!r}; "
+                            f"give only {new!r}. Got both instead."
+                        )
+                    warnings.warn(
+                        f"The {old!r} parameter of {owner} is renamed {new!r}; {old!r} will "
+                        "be removed in the next release.",
+                        DeprecationWarning,
+                        stacklevel=2,
+                    )
+                    kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        wrapper.renamed_keywords = dict(renames)
+        return wrapper
+
+    return decorate

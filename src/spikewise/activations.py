@@ -18,20 +18,7 @@ as teacher link functions :math:`\sigma_\star` (their Hermite coefficients are t
 Presets (``get_activation(name)``)
 ----------------------------------
 
-==================  ===============================================  ====  =======================
-name                formula                                          code  kinks
-==================  ===============================================  ====  =======================
-``"relu"``          :math:`\max(x, 0)`                               1     0
-``"relu_centred"``  :math:`\max(x, 0) - 1/\sqrt{2\pi}`               1     0
-``"tanh"``          :math:`\tanh x`                                  2
-``"erf"``           :math:`\operatorname{erf} x`                     3
-``"sigmoid"``       :math:`1 / (1 + e^{-x})`                         4
-``"softplus"``      :math:`\log(1 + e^{x})`                          5
-``"gelu"``          :math:`x \Phi(x)`, :math:`\Phi` the normal cdf   6
-``"sin"``           :math:`\sin x`                                   7
-``"linear"``        :math:`x`                                        0
-``"he1"``..``he8``  :math:`\mathrm{He}_k(x)` (probabilists')          8
-==================  ===============================================  ====  =======================
+{preset_table}
 
 ``"centred_relu"`` is an alias of ``"relu_centred"``. :func:`hermite_sum` builds
 :math:`\sum_k c_k \mathrm{He}_k` (e.g. the teacher :math:`\mathrm{He}_1 + \mathrm{He}_2/\sqrt{2}`),
@@ -45,8 +32,8 @@ How the Hermite coefficients are computed
 * Hermite sums (``he1``..``he8``, :func:`hermite_sum`, ``linear``) have exact coefficients; no
   quadrature is done.
 * Functions without kinks: Gauss–Hermite quadrature for the weight :math:`e^{-z^2/2}` with
-  200 nodes (numpy's ``hermegauss``); for the smooth presets this agrees with 30-digit mpmath
-  to about 1e-15 for :math:`k \le 12`.
+  200 nodes (:func:`spikewise._gauss.normal_rule`); for the smooth presets this agrees with
+  30-digit mpmath to about 1e-15 for :math:`k \le 12`.
 * Functions with kinks (``relu``; a user function declared with ``kinks=``): Gauss–Hermite
   converges only algebraically across a kink, so the Gaussian integral is split at every kink
   and each piece is integrated with composite Gauss–Legendre quadrature (panels of width 1,
@@ -66,6 +53,7 @@ import functools
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import mpmath
 import numpy as np
@@ -87,20 +75,6 @@ __all__ = [
     "ACTIVATION_NAMES",
     "KERNEL_CODES",
 ]
-
-#: Base functions understood by the Numba kernels: ``sigma(x) = p[0] * base(x) + p[1]``.
-KERNEL_CODES = {
-    -1: "custom (no Numba path)",
-    0: "linear x",
-    1: "relu max(x, 0)",
-    2: "tanh",
-    3: "erf",
-    4: "sigmoid 1/(1+exp(-x))",
-    5: "softplus log(1+exp(x))",
-    6: "gelu x*Phi(x)",
-    7: "sin",
-    8: "Hermite sum sum_k p[2+k] He_k(x)",
-}
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
 _INV_SQRT_2PI = 1.0 / _SQRT_2PI
@@ -528,7 +502,8 @@ class Activation:
 
     def centred(self) -> Activation:
         r"""Return :math:`\sigma - \mu_0` (so that :math:`\mathbb{E}\sigma(Z) = 0`)."""
-        if self.name in ("relu",):
+        # the preset itself, not any function that happens to be called "relu"
+        if self is get_activation("relu"):
             return get_activation("relu_centred")
         mu0 = self.mu0
         return self.affine(1.0, -mu0, name=f"{self.name}_centred")
@@ -732,112 +707,86 @@ def hermite_sum(coefficients, *, name: str | None = None) -> Activation:
     return _make_hermite_sum(coeffs, name=name, formula=formula)
 
 
+@dataclass(frozen=True)
+class _Base:
+    """One row of the activation table: a base function known to the Numba kernels."""
+
+    code: int
+    name: str
+    formula: str
+    tex: str
+    func: Callable
+    d1: Callable
+    d2: Callable
+    mp_func: Callable
+    kinks: tuple = ()
+    exact_hermite: tuple | None = None
+
+
+#: The one table of base functions. It generates the presets, :data:`KERNEL_CODES` and the
+#: table of the module docstring; the Numba dispatch (``spikewise.spectra._kernels._base``)
+#: implements the same codes, which ``tests/test_activations.py`` checks entry by entry.
+_BASES = (
+    _Base(0, "linear", "x", r":math:`x`", _linear, _ones, _zeros, _mp_linear,
+          exact_hermite=(0.0, 1.0)),
+    _Base(1, "relu", "max(x, 0)", r":math:`\max(x, 0)`", _relu, _relu_d1, _zeros, _mp_relu,
+          kinks=(0.0,)),
+    _Base(2, "tanh", "tanh(x)", r":math:`\tanh x`", np.tanh, _tanh_d1, _tanh_d2, mpmath.tanh),
+    _Base(3, "erf", "erf(x)", r":math:`\operatorname{erf} x`", _sp_erf, _erf_d1, _erf_d2,
+          mpmath.erf),
+    _Base(4, "sigmoid", "1 / (1 + exp(-x))", r":math:`1 / (1 + e^{-x})`", _sp_expit,
+          _sigmoid_d1, _sigmoid_d2, _mp_sigmoid),
+    _Base(5, "softplus", "log(1 + exp(x))", r":math:`\log(1 + e^{x})`", _softplus, _sp_expit,
+          _sigmoid_d1, _mp_softplus),
+    _Base(6, "gelu", "x * Phi(x), Phi the normal cdf",
+          r":math:`x \Phi(x)`, :math:`\Phi` the normal cdf", _gelu, _gelu_d1, _gelu_d2,
+          _mp_gelu),
+    _Base(7, "sin", "sin(x)", r":math:`\sin x`", np.sin, np.cos, _neg_sin, mpmath.sin),
+)
+_BY_NAME = {b.name: b for b in _BASES}
+#: Code of the Hermite sums (``he1``..``he8``, :func:`hermite_sum`), whose coefficients are
+#: passed to the kernels in ``kernel_params[2:]``.
+_HERMITE_CODE = 8
+_HERMITE_MAX = 8
+
+#: Base functions understood by the Numba kernels: ``sigma(x) = p[0] * base(x) + p[1]``.
+KERNEL_CODES = {
+    -1: "custom (no Numba path)",
+    **{b.code: f"{b.name} {b.formula}" for b in _BASES},
+    _HERMITE_CODE: "Hermite sum sum_k p[2+k] He_k(x)",
+}
+
+
 def _build_preset(name: str) -> Activation:
-    if name == "relu":
+    base = _BY_NAME.get(name)
+    if base is not None:
         return Activation(
-            _relu,
-            _relu_d1,
-            _zeros,
-            name="relu",
-            formula="max(x, 0)",
-            mp_func=_mp_relu,
-            kernel_code=1,
-            kinks=(0.0,),
+            base.func,
+            base.d1,
+            base.d2,
+            name=base.name,
+            formula=base.formula,
+            mp_func=base.mp_func,
+            kernel_code=base.code,
+            kinks=base.kinks,
+            exact_hermite=None if base.exact_hermite is None else np.array(base.exact_hermite),
         )
     if name == "relu_centred":
         act = get_activation("relu").affine(1.0, -_INV_SQRT_2PI, name="relu_centred")
         act.formula = "max(x, 0) - 1/sqrt(2 pi)"
         return act
-    if name == "tanh":
-        return Activation(
-            np.tanh,
-            _tanh_d1,
-            _tanh_d2,
-            name="tanh",
-            formula="tanh(x)",
-            mp_func=mpmath.tanh,
-            kernel_code=2,
-        )
-    if name == "erf":
-        return Activation(
-            _sp_erf,
-            _erf_d1,
-            _erf_d2,
-            name="erf",
-            formula="erf(x)",
-            mp_func=mpmath.erf,
-            kernel_code=3,
-        )
-    if name == "sigmoid":
-        return Activation(
-            _sp_expit,
-            _sigmoid_d1,
-            _sigmoid_d2,
-            name="sigmoid",
-            formula="1 / (1 + exp(-x))",
-            mp_func=_mp_sigmoid,
-            kernel_code=4,
-        )
-    if name == "softplus":
-        return Activation(
-            _softplus,
-            _sp_expit,
-            _sigmoid_d1,
-            name="softplus",
-            formula="log(1 + exp(x))",
-            mp_func=_mp_softplus,
-            kernel_code=5,
-        )
-    if name == "gelu":
-        return Activation(
-            _gelu,
-            _gelu_d1,
-            _gelu_d2,
-            name="gelu",
-            formula="x * Phi(x), Phi the normal cdf",
-            mp_func=_mp_gelu,
-            kernel_code=6,
-        )
-    if name == "sin":
-        return Activation(
-            np.sin,
-            np.cos,
-            _neg_sin,
-            name="sin",
-            formula="sin(x)",
-            mp_func=mpmath.sin,
-            kernel_code=7,
-        )
-    if name == "linear":
-        return Activation(
-            _linear,
-            _ones,
-            _zeros,
-            name="linear",
-            formula="x",
-            mp_func=_mp_linear,
-            kernel_code=0,
-            exact_hermite=np.array([0.0, 1.0]),
-        )
-    if name.startswith("he"):
-        k = int(name[2:])
-        coeffs = np.zeros(k + 1)
-        coeffs[k] = 1.0
-        return _make_hermite_sum(coeffs, name=name, formula=f"He_{k}(x) (probabilists')")
-    raise AssertionError(name)  # pragma: no cover
+    k = int(name[2:])  # "he1".."he8"
+    coeffs = np.zeros(k + 1)
+    coeffs[k] = 1.0
+    return _make_hermite_sum(coeffs, name=name, formula=f"He_{k}(x) (probabilists')")
 
 
 _PRESET_NAMES = (
-    "relu",
-    "relu_centred",
-    "tanh",
-    "erf",
-    "sigmoid",
-    "softplus",
-    "gelu",
-    "sin",
-    "linear",
-) + tuple(f"he{k}" for k in range(1, 9))
+    ("relu", "relu_centred")
+    + tuple(b.name for b in _BASES if b.name not in ("relu", "linear"))
+    + ("linear",)
+    + tuple(f"he{k}" for k in range(1, _HERMITE_MAX + 1))
+)
 _ALIASES = {"centred_relu": "relu_centred"}
 
 #: Names accepted by :func:`get_activation` (aliases included).
@@ -881,3 +830,24 @@ def get_activation(spec) -> Activation:
         act = _build_preset(key)
         _PRESETS[key] = act
     return act
+
+
+def _preset_table() -> str:
+    rows = [(f'``"{b.name}"``', b.tex, str(b.code), ", ".join(f"{k:g}" for k in b.kinks))
+            for b in _BASES if b.name != "linear"]
+    rows.insert(1, ('``"relu_centred"``', r":math:`\max(x, 0) - 1/\sqrt{2\pi}`", "1", "0"))
+    rows.append(('``"linear"``', ":math:`x`", "0", ""))
+    rows.append((f'``"he1"``..``he{_HERMITE_MAX}``',
+                 r":math:`\mathrm{He}_k(x)` (probabilists')", str(_HERMITE_CODE), ""))
+    head = ("name", "formula", "code", "kinks")
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
+    rule = "  ".join("=" * w for w in widths)
+
+    def line(r):
+        return "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+
+    return "\n".join([rule, line(head), rule, *map(line, rows), rule])
+
+
+if __doc__:  # None under python -OO
+    __doc__ = __doc__.replace("{preset_table}", _preset_table())

@@ -68,6 +68,7 @@ Details, the sources read and what cannot be converted are in each preset's ``no
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -77,6 +78,7 @@ import numpy as np
 from spikewise._validation import (
     InvalidParameterError,
     check_array,
+    check_option,
     check_rng,
     check_scalar,
 )
@@ -87,12 +89,17 @@ __all__ = [
     "OUR_KEYS",
     "get_preset",
     "learning_rate",
+    "Sizes",
+    "Step",
+    "StepSchedule",
+    "BATCHES",
 ]
 
 #: Parameter names of our convention accepted by :meth:`ConventionPreset.from_ours`.
 OUR_KEYS = ("n", "n_ridge", "d", "N", "eta", "eta0", "alpha", "lam", "W", "a")
 
-_SIZES = ("n", "n_ridge", "d", "N")
+#: Batch policies of a gradient step: a new sample, or the previous step's sample again.
+BATCHES = ("fresh", "reuse")
 
 
 def learning_rate(eta0: float, *, N: int, alpha: float = 0.0) -> float:
@@ -115,6 +122,187 @@ def learning_rate(eta0: float, *, N: int, alpha: float = 0.0) -> float:
     N = check_scalar(N, "N", owner, kind="int", lower=1)
     alpha = check_scalar(alpha, "alpha", owner)
     return eta0 * float(N) ** alpha
+
+
+@dataclass(frozen=True)
+class Sizes:
+    r"""Problem sizes: samples ``n``, input dimension ``d``, width ``N`` and their ratios.
+
+    :math:`\psi = n/d` and :math:`\phi = N/d` always hold. Build it with :meth:`from_any`
+    from any consistent subset; ``n, d, N`` stay ``None`` when only ratios are known
+    (proportional limit), and are floats when derived from ratios (the finite-size theory
+    evaluates its formulas at ``d = n/psi``, ``N = phi d`` without rounding).
+
+    Attributes
+    ----------
+    psi, phi : float
+        :math:`n/d` and :math:`N/d`.
+    n, d, N : int, float or None
+        The sizes, when known.
+
+    Examples
+    --------
+    >>> from spikewise.conventions import Sizes
+    >>> Sizes.from_any(n=2000, psi=2.0, phi=1.5)
+    Sizes(psi=2.0, phi=1.5, n=2000, d=1000.0, N=1500.0)
+    >>> Sizes.from_any(n=400, d=200, N=300).phi
+    1.5
+    """
+
+    psi: float
+    phi: float
+    n: float | None = None
+    d: float | None = None
+    N: float | None = None
+
+    @classmethod
+    def from_any(cls, *, n=None, d=None, N=None, psi=None, phi=None,
+                 owner: str = "Sizes") -> Sizes:
+        """Complete and check sizes given as any consistent subset of ``n, d, N, psi, phi``.
+
+        Parameters
+        ----------
+        n, d, N : int or float, optional
+            Sizes (> 0).
+        psi, phi : float, optional
+            Ratios ``n/d`` and ``N/d`` (> 0).
+        owner : str
+            Name of the calling function, for error messages.
+
+        Returns
+        -------
+        Sizes
+
+        Raises
+        ------
+        InvalidParameterError
+            A value is not a positive number, the subset does not determine ``psi`` and
+            ``phi``, or the given values contradict each other (relative 1e-9).
+        """
+        vals = {}
+        for key, v in (("n", n), ("d", d), ("N", N), ("psi", psi), ("phi", phi)):
+            if v is not None:
+                checked = check_scalar(v, key, owner, lower=0.0, lower_inclusive=False)
+                v = int(v) if isinstance(v, numbers.Integral) else checked
+            vals[key] = v
+        n, d, N, psi, phi = (vals[k] for k in ("n", "d", "N", "psi", "phi"))
+        if d is None:
+            if n is not None and psi is not None:
+                d = n / psi
+            elif N is not None and phi is not None:
+                d = N / phi
+        if d is not None:
+            n = psi * d if n is None and psi is not None else n
+            N = phi * d if N is None and phi is not None else N
+            psi = n / d if psi is None and n is not None else psi
+            phi = N / d if phi is None and N is not None else phi
+        if psi is None or phi is None:
+            given = ", ".join(f"{k}={v!r}" for k, v in vals.items() if v is not None)
+            raise InvalidParameterError(
+                f"The sizes given to {owner} must determine psi = n/d and phi = N/d (e.g. "
+                f"n, d, N; or psi, phi; or n, psi, phi). Got {given or 'nothing'} instead."
+            )
+        if d is not None:
+            for key, ratio, size in (("psi", psi, n), ("phi", phi, N)):
+                if not math.isclose(ratio * d, size, rel_tol=1e-9):
+                    raise InvalidParameterError(
+                        f"The {key!r} parameter of {owner} must equal "
+                        f"{'n' if key == 'psi' else 'N'}/d = {size / d!r}. Got {ratio!r} "
+                        "instead."
+                    )
+        return cls(psi=psi, phi=phi, n=n, d=d, N=N)
+
+
+@dataclass(frozen=True)
+class Step:
+    r"""One full-batch gradient step on the first layer.
+
+    The learning rate is :math:`\eta = \eta_0 N^\alpha` (:func:`learning_rate`); ``batch``
+    says which sample the step uses: ``"fresh"`` a new one, ``"reuse"`` the previous
+    step's again (for the first step both mean the first sample).
+
+    Parameters
+    ----------
+    eta0 : float, default 1.0
+        Learning-rate prefactor, >= 0.
+    alpha : float, default 0.0
+        Learning-rate exponent.
+    batch : {"fresh", "reuse"}, default "fresh"
+    """
+
+    eta0: float = 1.0
+    alpha: float = 0.0
+    batch: str = "fresh"
+
+    def __post_init__(self):
+        object.__setattr__(self, "eta0", check_scalar(self.eta0, "eta0", "Step", lower=0.0))
+        object.__setattr__(self, "alpha", check_scalar(self.alpha, "alpha", "Step"))
+        check_option(self.batch, "batch", "Step", BATCHES)
+
+    def learning_rate(self, N) -> float:
+        r""":math:`\eta = \eta_0 N^\alpha` at width ``N``."""
+        return learning_rate(self.eta0, N=N, alpha=self.alpha)
+
+
+@dataclass(frozen=True)
+class StepSchedule:
+    """A training protocol: the sequence of gradient steps on the first layer.
+
+    Parameters
+    ----------
+    steps : sequence of Step
+        At least one step.
+
+    Examples
+    --------
+    >>> from spikewise.conventions import Step, StepSchedule
+    >>> s = StepSchedule.repeat(3, eta0=0.5, alpha=0.25, batch="reuse")
+    >>> len(s), s.learning_rates(16)
+    (3, (1.0, 1.0, 1.0))
+    """
+
+    steps: tuple
+
+    def __post_init__(self):
+        steps = tuple(self.steps) if not isinstance(self.steps, Step) else (self.steps,)
+        if not steps or not all(isinstance(st, Step) for st in steps):
+            raise InvalidParameterError(
+                "The 'steps' parameter of StepSchedule must be a non-empty sequence of Step. "
+                f"Got {self.steps!r} instead."
+            )
+        object.__setattr__(self, "steps", steps)
+
+    @classmethod
+    def repeat(cls, T: int, *, eta0: float = 1.0, alpha: float = 0.0,
+               batch: str = "fresh") -> StepSchedule:
+        """``T`` identical steps.
+
+        Parameters
+        ----------
+        T : int
+            Number of steps, >= 1.
+        eta0, alpha, batch
+            As in :class:`Step`.
+
+        Returns
+        -------
+        StepSchedule
+        """
+        T = check_scalar(T, "T", "StepSchedule.repeat", kind="int", lower=1)
+        return cls(tuple(Step(eta0, alpha, batch) for _ in range(T)))
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self):
+        return iter(self.steps)
+
+    def __getitem__(self, index) -> Step:
+        return self.steps[index]
+
+    def learning_rates(self, N) -> tuple:
+        """The learning rate of every step at width ``N``."""
+        return tuple(st.learning_rate(N) for st in self.steps)
 
 
 # --------------------------------------------------------------------------------------------

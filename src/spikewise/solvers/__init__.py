@@ -6,6 +6,10 @@ add ``stieltjes``, ``support`` and ``atoms``; the outlier engines take any of th
 This subpackage never imports :mod:`spikewise.spectra`.
 """
 
+import sys as _sys
+import warnings as _warnings
+
+from spikewise.solvers import one_step_theory as _one_step_theory
 from spikewise.solvers._law import SpectralLaw
 from spikewise.solvers._precision import (
     mp_edges,
@@ -34,7 +38,7 @@ from spikewise.solvers.multi_spike import (
     spike_onset_width,
     visible_spikes,
 )
-from spikewise.solvers.one_step import (
+from spikewise.solvers.one_step_theory import (
     OneStepSpike,
     OneStepValues,
     ck_test_outlier,
@@ -115,3 +119,20 @@ __all__ = [
     "TwoStepSpikes",
     "two_step_spikes",
 ]
+
+
+# ``spikewise.solvers.one_step`` was the old name of ``one_step_theory`` (it clashed with the
+# function ``spikewise.spectra.one_step``): imports from it keep working for one release.
+_sys.modules.setdefault(__name__ + ".one_step", _one_step_theory)
+
+
+def __getattr__(name):
+    if name == "one_step":
+        _warnings.warn(
+            "The module spikewise.solvers.one_step is renamed spikewise.solvers.one_step_theory; "
+            "the old name will be removed in the next release.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return _one_step_theory
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -38,6 +38,8 @@ from spikewise._validation import (
 )
 from spikewise.solvers.generalized_mp import DiscreteLaw, GeneralizedMarchenkoPastur
 from spikewise.solvers.marchenko_pastur import MarchenkoPastur
+from spikewise.solvers.marchenko_pastur import _mp_dstieltjes as _mp_mp_dm
+from spikewise.solvers.marchenko_pastur import _mp_stieltjes as _mp_mp_m
 from spikewise.solvers.transforms import AffineLaw
 
 __all__ = [
@@ -103,23 +105,6 @@ def mp_marchenko_pastur_edges(*, ratio, scale=1.0, dps=30):
     with mp.workdps(_dps(dps, owner)):
         g, s = mp.mpf(ratio), mp.mpf(scale)
         return s * (1 - mp.sqrt(g)) ** 2, s * (1 + mp.sqrt(g)) ** 2
-
-
-def _mp_mp_m(z, g, s):
-    a, b = s * (1 - mp.sqrt(g)) ** 2, s * (1 + mp.sqrt(g)) ** 2
-    z = mp.mpc(z)
-    c = s * (1 - g)
-    r = mp.sqrt(z - a) * mp.sqrt(z - b)
-    num, den = c - z + r, c - z - r
-    if abs(num) > abs(den):
-        return num / (2 * g * s * z)
-    return 2 / den
-
-
-def _mp_mp_dm(z, g, s):
-    m = _mp_mp_m(z, g, s)
-    z = mp.mpc(z)
-    return -(g * s * m * m + m) / (2 * g * s * z * m + z - s * (1 - g))
 
 
 def mp_marchenko_pastur_stieltjes(z, *, ratio, scale=1.0, dps=30):

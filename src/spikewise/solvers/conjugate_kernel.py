@@ -53,6 +53,7 @@ from __future__ import annotations
 import warnings
 
 from spikewise._validation import InvalidParameterError, check_option, check_scalar
+from spikewise.activations import get_activation
 from spikewise.solvers._law import SpectralLaw
 from spikewise.solvers.generalized_mp import DiscreteLaw, GeneralizedMarchenkoPastur
 from spikewise.solvers.marchenko_pastur import MarchenkoPastur
@@ -317,8 +318,6 @@ def conjugate_kernel_law(activation, *, psi, phi, orientation="feature"):
     >>> law.support[0][0] > 0
     True
     """
-    from spikewise.activations import get_activation
-
     act = get_activation(activation)
     mu = act.hermite(4)
     law = ConjugateKernelLaw(

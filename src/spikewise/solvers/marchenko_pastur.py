@@ -25,14 +25,41 @@ Narayana polynomials, :math:`\\int x^k d\\mu = s^{2k} \\sum_{r=0}^{k-1} \\frac{\
 
 from __future__ import annotations
 
+import math
 from math import comb
 
+import mpmath as mp
 import numpy as np
 
 from spikewise._validation import check_scalar
 from spikewise.solvers._law import SpectralLaw
 
 __all__ = ["MarchenkoPastur", "narayana_moment"]
+
+
+def _mp_stieltjes(z, g, s):
+    """Stieltjes transform of MP(ratio ``g``, scale ``s``) in mpmath at any ``z`` (Im z >= 0).
+
+    The root of :math:`g s z m^2 + (z - s(1 - g)) m + 1 = 0` that behaves as :math:`-1/z`
+    at infinity, in the form without cancellation. This is the package's one mpmath
+    Marchenko-Pastur: :mod:`spikewise.solvers._precision` and the outlier engines (through
+    :meth:`MarchenkoPastur._stieltjes_mp`) both use it.
+    """
+    a, b = s * (1 - mp.sqrt(g)) ** 2, s * (1 + mp.sqrt(g)) ** 2
+    z = mp.mpc(z)
+    c = s * (1 - g)
+    r = mp.sqrt(z - a) * mp.sqrt(z - b)
+    num, den = c - z + r, c - z - r
+    if abs(num) > abs(den):
+        return num / (2 * g * s * z)
+    return 2 / den
+
+
+def _mp_dstieltjes(z, g, s):
+    """Derivative of :func:`_mp_stieltjes` in ``z`` (implicit differentiation)."""
+    m = _mp_stieltjes(z, g, s)
+    z = mp.mpc(z)
+    return -(g * s * m * m + m) / (2 * g * s * z * m + z - s * (1 - g))
 
 
 def narayana_moment(k: int, ratio: float, scale: float = 1.0) -> float:
@@ -86,8 +113,8 @@ class MarchenkoPastur(SpectralLaw):
     Examples
     --------
     >>> law = MarchenkoPastur(ratio=0.5)
-    >>> law.support
-    [(0.08578643762690485, 2.914213562373095)]
+    >>> [(round(lo, 12), round(hi, 12)) for lo, hi in law.support]  # (1 -+ sqrt(1/2))^2
+    [(0.085786437627, 2.914213562373)]
     """
 
     name = "MarchenkoPastur"
@@ -179,3 +206,23 @@ class MarchenkoPastur(SpectralLaw):
 
     def var(self) -> float:
         return float(self.ratio * self.scale**2)
+
+    def _stieltjes_mp(self):
+        """mpmath ``(m, m', exact_edges)`` on the real axis off the support (closed form)."""
+        ratio, scale = float(self.ratio), float(self.scale)
+
+        def m(x):
+            g, s = mp.mpf(ratio), mp.mpf(scale)
+            if x == 0 and g > 1:  # the atom at 0
+                return mp.inf
+            return mp.re(_mp_stieltjes(x, g, s))
+
+        def dm(x):
+            return mp.re(_mp_dstieltjes(x, mp.mpf(ratio), mp.mpf(scale)))
+
+        g, s = mp.mpf(ratio), mp.mpf(scale)
+        lo = mp.mpf(0) if ratio == 1 else s * (1 - mp.sqrt(g)) ** 2
+        hi = s * (1 + mp.sqrt(g)) ** 2
+        lo_f = 0.0 if ratio == 1 else scale * (1.0 - math.sqrt(ratio)) ** 2
+        hi_f = scale * (1.0 + math.sqrt(ratio)) ** 2
+        return m, dm, {lo_f: lo, hi_f: hi, float(np.float64(lo)): lo, float(np.float64(hi)): hi}

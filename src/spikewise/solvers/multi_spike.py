@@ -39,33 +39,28 @@ D-transform of the bulk.
 
 The bulk is that of the *updated* features, not of the conjugate kernel at initialization
 (which it equals for ``eta -> 0``): at finite N the step also changes every neuron's
-pre-activation law by terms of relative size ``N^(alpha - 1/2)`` (0.86 at ``N = 1500``,
-``alpha = 0.48``). Rows of ``F`` are i.i.d. given ``W1`` (fresh inputs), so ``F^T F / n`` is a
-sample covariance (Louart, Liao & Couillet 2018) whose population, outside the spikes, is
-modelled as ``A = L G L + V`` (``_updated_ck_bulk``): column ``j`` of ``W1`` minus its
-spike is ``(I + 2 mu_2 eta a_j M) w_{0,j} + eta a_j e_j`` with ``M = X^T diag(r) X / n``
-(its eigenvalue law by the weighted Marchenko-Pastur equation) and ``e_j`` independent
-(the Hermite components of degree >= 2 of ``sigma'``); ``G`` is the Gram matrix of those
-columns; ``l(a) = c(a) E sigma'(c(a) h + eta mu_1 a s)`` is a neuron's linear coefficient
-averaged over the inputs (the spike shift included), and ``v(a)`` the rest of its
-variance not carried by the mean kernel. The population's Stieltjes transform solves a
-deterministic equivalent that is diagonal in the neurons (``_ProfiledCovarianceBulk``),
-and Silverstein's equation gives the edge and ``D``. The linear parts
-are averaged over the spike coordinate ``s`` (rows are in fact a mixture over ``s``; the
-check against the Louart-Liao-Couillet equivalent of the realized ``W1``, 1.5285 vs 1.5363
-at ``alpha = 0.48``, shows this costs about 0.5%). At ``alpha = 0.48``, ``N = 1500`` (relu, linear
-teacher) the edge moves from 1.4896 (initialization) to 1.5363, against a measured top of
-the bulk of 1.526 (mean of 4 runs; Tracy-Widom puts it about 0.5-1% below the edge); for
-tanh the inflated pre-activations saturate and the bulk *narrows* (1.659 -> 1.546 at
-``alpha = 0.48``; measured 1.548).
+pre-activation law by terms of relative size ``N^(alpha - 1/2)``. Rows of ``F`` are i.i.d.
+given ``W1`` (fresh inputs), so ``F^T F / n`` is a sample covariance (Louart, Liao & Couillet
+2018) whose population, outside the spikes, is modelled as ``A = L G L + V``
+(``_updated_ck_bulk``): column ``j`` of ``W1`` minus its spike is ``(I + 2 mu_2 eta a_j M)
+w_{0,j} + eta a_j e_j`` with ``M = X^T diag(r) X / n`` (its eigenvalue law by the weighted
+Marchenko-Pastur equation) and ``e_j`` independent (the Hermite components of degree >= 2 of
+``sigma'``); ``G`` is the Gram matrix of those columns; ``l(a) = c(a) E sigma'(c(a) h + eta
+mu_1 a s)`` is a neuron's linear coefficient averaged over the inputs (the spike shift
+included), and ``v(a)`` the rest of its variance not carried by the mean kernel. The
+population's Stieltjes transform solves a deterministic equivalent that is diagonal in the
+neurons (``_ProfiledCovarianceBulk``), and Silverstein's equation gives the edge and ``D``. The
+linear parts are averaged over the spike coordinate ``s`` (rows are in fact a mixture over
+``s``). For tanh the inflated pre-activations saturate and the bulk *narrows*. The measured
+accuracy of each approximation is recorded on the theory page
+(``docs/theory/multi_spike.rst``).
 
 Known limitation (degree-1 spike near its threshold at small N): its component linear in
 ``x`` is a spike of ``W1`` amplified by the Marchenko-Pastur law of ``X~`` (as in
-:func:`spikewise.solvers.one_step.ck_test_outlier`), not a spike independent of the bulk as
+:func:`spikewise.solvers.one_step_theory.ck_test_outlier`), not a spike independent of the bulk as
 the BGN criterion assumes; replacing BGN by a generic population spike (Bai-Yao) gives the
-same positions. Near threshold at ``(n, d, N) = (600, 300, 450)``, ``alpha = 0.3`` the
-position is 3% low (2.09 vs 2.16, 8 runs; ``ck_test_outlier`` gives 2.17 there but is 2.7%
-high at ``N = 1500``, where this module is within 0.5%).
+same positions; near threshold at small N the position is a few per cent low (measured on
+the theory page).
 Features on the *training* batch are not covered: there the sample's own label enters
 ``x_i^T u`` (see :mod:`spikewise.solvers.two_step`, which models it for a reused batch) and
 the bulk is visibly wider than the conjugate kernel at initialization.
@@ -78,16 +73,33 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
 from scipy.optimize import brentq
-from scipy.special import ndtri, roots_legendre
+from scipy.special import ndtri
 
+from spikewise._gauss import (
+    legendre_rule,
+    location_scale_rule,
+)
 from spikewise._validation import (
     ConvergenceError,
-    InvalidParameterError,
-    check_array,
-    check_option,
     check_scalar,
+    renamed_keywords,
+)
+from spikewise.conventions import learning_rate
+from spikewise.solvers._spike_common import (
+    _a_nodes,
+    _check_a,
+    _check_common,
+    _CovarianceBulk,
+    _gh,
+    _hermite_matrix,
+    _protocol,
+    _resolve,
+    _smoothed,
+    _SpikeResult,
+    _tau2,
+    _teacher_grid,
+    _var_d1,
 )
 from spikewise.solvers.spikes import _frozen
 
@@ -101,7 +113,7 @@ __all__ = [
     "visible_spikes",
 ]
 
-_A_INITS = ("gaussian", "rademacher", "constant")
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,98 +185,6 @@ def spike_growth_exponent(k, alpha) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-class _CovarianceBulk:
-    r"""Singular values of ``B = Z Sigma^{1/2} / sqrt(n)`` (n x p), ``Z`` i.i.d. N(0,1).
-
-    ``Sigma``'s spectrum is the discrete measure ``sum_i w_i delta_{t_i}`` (quadrature of the
-    population law). ``c = p / n``. The companion Stieltjes transform ``m_(w)`` of
-    ``B B^T`` (n x n) is the inverse of Silverstein's
-    ``w(m) = -1/m + c sum_i w_i t_i / (1 + t_i m)``; ``m(w)`` of ``B^T B`` is
-    ``(m_ + (1 - c)/w) / c``. ``D(z) = z^2 m_(z^2) m(z^2)``.
-    """
-
-    def __init__(self, t, w, c):
-        self.t = np.asarray(t, dtype=float)
-        self.w = np.asarray(w, dtype=float)
-        self.c = float(c)
-        self.tmax = float(self.t.max())
-        self._m_star = self._critical_point()
-        self.edge2 = self._w_of_m(self._m_star)  # edge of the eigenvalues of B B^T
-        self.edge = math.sqrt(self.edge2)
-
-    # inverse function and its derivatives in m
-    def _w_of_m(self, m):
-        return -1.0 / m + self.c * np.sum(self.w * self.t / (1.0 + self.t * m))
-
-    def _dw_dm(self, m):
-        return 1.0 / m**2 - self.c * np.sum(self.w * self.t**2 / (1.0 + self.t * m) ** 2)
-
-    def _critical_point(self):
-        lo_lim = -1.0 / self.tmax
-        hi = lo_lim * 1e-6
-        if self._dw_dm(hi) <= 0:  # pragma: no cover - would need a degenerate population
-            raise ConvergenceError("bulk edge: no sign change of w'(m) near m = 0")
-        lo = None
-        for j in range(1, 16):
-            cand = lo_lim * (1.0 - 10.0 ** (-j))
-            if self._dw_dm(cand) < 0:
-                lo = cand
-                break
-        if lo is None:  # pragma: no cover
-            raise ConvergenceError(
-                f"bulk edge: w'(m) stayed positive down to m = {lo_lim:.6g} (15 iterations)"
-            )
-        return brentq(self._dw_dm, lo, hi, xtol=1e-15, rtol=1e-14, maxiter=500)
-
-    def m_companion(self, w):
-        """``m_(w)`` for real ``w`` above the edge (the root of ``w(m) = w`` in ``(m*, 0)``)."""
-        if w <= self.edge2:
-            return self._m_star
-        hi = -1.0 / (2.0 * (w + self.c * np.sum(self.w * self.t) + 1.0))
-        while self._w_of_m(hi) < w:
-            hi *= 0.5
-        return brentq(
-            lambda m: self._w_of_m(m) - w, self._m_star, hi, xtol=1e-16, rtol=1e-15, maxiter=500
-        )
-
-    def _parts(self, z):
-        w = z * z
-        mu = self.m_companion(w)
-        dmu = 1.0 / self._dw_dm(mu) if w > self.edge2 else math.inf
-        mb = (mu + (1.0 - self.c) / w) / self.c
-        dmb = (dmu - (1.0 - self.c) / w**2) / self.c
-        return w, mu, dmu, mb, dmb
-
-    def D(self, z):
-        w, mu, _, mb, _ = self._parts(z)
-        return w * mu * mb
-
-    def dD(self, z):
-        w, mu, dmu, mb, dmb = self._parts(z)
-        return 2.0 * z * (mu * mb + w * dmu * mb + w * mu * dmb)
-
-    @property
-    def threshold(self):
-        """Spike strength at which a singular value separates: ``D(b^+)^{-1/2}``."""
-        return 1.0 / math.sqrt(self.D(self.edge))
-
-    def outlier(self, theta):
-        """``(position, left overlap, right overlap)`` for strength ``theta`` (NaN, 0, 0 below)."""
-        if theta <= self.threshold:
-            return self.edge, 0.0, 0.0
-        target = 1.0 / theta**2
-        hi = self.edge * 2.0 + theta * 2.0 + 1.0
-        while self.D(hi) > target:
-            hi *= 2.0
-        lo = self.edge * (1.0 + 1e-14)
-        rho = brentq(lambda z: self.D(z) - target, lo, hi, xtol=1e-14, rtol=1e-14, maxiter=500)
-        w, mu, _, mb, _ = self._parts(rho)
-        dd = self.dD(rho)
-        phi_left = -rho * mu
-        phi_right = -rho * mb
-        return rho, -2.0 * phi_left / (theta**2 * dd), -2.0 * phi_right / (theta**2 * dd)
-
-
 def _mp_population_nodes(ratio, scale, shift, n_nodes=3000):
     """Quadrature of the law of ``scale * lambda + shift``, ``lambda ~ MP(ratio)`` (variance 1).
 
@@ -273,7 +193,7 @@ def _mp_population_nodes(ratio, scale, shift, n_nodes=3000):
     smooth; an atom ``1 - 1/ratio`` at ``lambda = 0`` is added when ``ratio > 1``.
     """
     lo, hi = (1 - math.sqrt(ratio)) ** 2, (1 + math.sqrt(ratio)) ** 2
-    x, wx = roots_legendre(n_nodes)
+    x, wx = legendre_rule(n_nodes)
     th = 0.5 * math.pi * (x + 1.0)
     lam = lo + (hi - lo) * np.cos(0.5 * th) ** 2  # = (a+b)/2 + (b-a)/2 cos(th), no cancellation
     dens = (0.5 * (hi - lo)) ** 2 * np.sin(th) ** 2 / (2 * math.pi * ratio * lam)
@@ -297,12 +217,12 @@ def _ck_bulk(act, *, n, d, N, scales=None, weights=None):
         mu1 = float(act.mu1)
         mus2 = max(float(act.mu_star2), 0.0)
     else:
-        hx, hw = _gh(160)
         scales = np.asarray(scales, dtype=float).ravel()
-        vals = act(np.outer(scales, hx))
-        m0 = vals @ hw
-        m1 = (vals * hx[None, :]) @ hw
-        m2 = (vals**2) @ hw
+        x, wx = location_scale_rule(0.0, scales, act.kinks)
+        vals = act(x)
+        m0 = np.sum(wx * vals, axis=-1)
+        m1 = np.sum(wx * vals * x, axis=-1) / scales
+        m2 = np.sum(wx * vals**2, axis=-1)
         mu1 = math.sqrt(float(np.sum(weights * m1**2)))
         mus2 = max(float(np.sum(weights * (m2 - m0**2 - m1**2))), 0.0)
     if mu1 == 0.0:
@@ -430,30 +350,16 @@ class _ProfiledCovarianceBulk(_CovarianceBulk):
         )
 
 
-_GL_X, _GL_W = roots_legendre(200)
-
-
-def _gauss_moments(act, scale, shift, span=12.0):
+def _gauss_moments(act, scale, shift):
     """``E_h sigma(x)``, ``E_h sigma(x)^2``, ``E_h sigma'(x)`` for ``x = scale h + shift``.
 
-    Integrates in ``x`` with 200-node Gauss-Legendre rules on each side of 0 over
-    ``shift +- span * scale``: the kinks of relu-type activations sit at ``x = 0``, where
+    Integrates in ``x``, cut at the activation's kinks (:func:`spikewise._gauss.
+    location_scale_rule`): a kink at ``x = k`` sits at ``h = (k - shift) / scale``, where
     Gauss-Hermite in ``h`` loses three digits (``E relu(Z)^2`` to 2e-3).
     """
-    scale, shift = np.broadcast_arrays(np.asarray(scale, float), np.asarray(shift, float))
-    lo, hi = shift - span * scale, shift + span * scale
-    mid0 = np.clip(0.0, lo, hi)
-    out = [np.zeros(shift.shape) for _ in range(3)]
-    for a, b in ((lo, mid0), (mid0, hi)):
-        half, mid = 0.5 * (b - a), 0.5 * (b + a)
-        x = mid[..., None] + half[..., None] * _GL_X
-        dens = np.exp(-0.5 * ((x - shift[..., None]) / scale[..., None]) ** 2)
-        wx = half[..., None] * _GL_W * dens / (math.sqrt(2.0 * math.pi) * scale[..., None])
-        f = act(x)
-        out[0] += np.sum(wx * f, axis=-1)
-        out[1] += np.sum(wx * f * f, axis=-1)
-        out[2] += np.sum(wx * act.d1(x), axis=-1)
-    return out
+    x, wx = location_scale_rule(shift, scale, act.kinks)
+    f = act(x)
+    return [np.sum(wx * f, axis=-1), np.sum(wx * f * f, axis=-1), np.sum(wx * act.d1(x), axis=-1)]
 
 
 def _weighted_gram_law(r, rw, gamma, n_x=200):
@@ -538,128 +444,6 @@ def _updated_ck_bulk(act, *, n, d, N, eta, a_x, a_w, r, rw, sd_s):
 
 
 # --------------------------------------------------------------------------------------------
-# quadrature helpers shared with two_step.py
-# --------------------------------------------------------------------------------------------
-
-
-def _gh(n):
-    x, w = hermegauss(n)
-    return x, w / w.sum()
-
-
-def _hermite_matrix(x, k_max):
-    """Normalized probabilists' Hermite ``He_k(x)/sqrt(k!)``, k = 0..k_max, shape (k_max+1, len)."""
-    x = np.asarray(x, dtype=float)
-    out = np.empty((k_max + 1, x.size))
-    out[0] = 1.0
-    if k_max >= 1:
-        out[1] = x
-    # recurrence for normalized h_k = He_k/sqrt(k!): h_{k+1} = (x h_k - sqrt(k) h_{k-1})/sqrt(k+1)
-    for k in range(1, k_max):
-        out[k + 1] = (x * out[k] - math.sqrt(k) * out[k - 1]) / math.sqrt(k + 1)
-    return out
-
-
-def _a_nodes(a_init, N, n_nodes, a=None):
-    """Quadrature nodes/weights for the law of one second-layer weight ``a_j``.
-
-    With a realized ``a`` (length N) its empirical measure is used (weights 1/N).
-    """
-    if a is not None:
-        return np.asarray(a, dtype=float), np.full(N, 1.0 / N)
-    if a_init == "gaussian":
-        x, w = _gh(n_nodes)
-        return x / math.sqrt(N), w
-    if a_init == "rademacher":
-        return np.array([-1.0, 1.0]) / math.sqrt(N), np.array([0.5, 0.5])
-    return np.array([1.0]) / math.sqrt(N), np.array([1.0])
-
-
-def _resolve(spec, name, owner):
-    from spikewise.activations import get_activation
-
-    try:
-        return get_activation(spec)
-    except InvalidParameterError as exc:
-        raise InvalidParameterError(
-            f"The {name!r} parameter of {owner} must be an Activation or a preset name. "
-            f"Got {spec!r} instead."
-        ) from exc
-
-
-def _gauss_mean(func, n_nodes=160):
-    x, w = _gh(n_nodes)
-    return float(np.sum(w * func(x)))
-
-
-@dataclass(frozen=True)
-class _Teacher:
-    """Moments of ``y = sigma_*(z) + noise * xi`` on an (z, g, xi) quadrature grid."""
-
-    z: np.ndarray
-    g: np.ndarray
-    y: np.ndarray
-    w: np.ndarray
-    c1: float
-    mean_y: float
-    second_y: float
-    z2y2: float
-
-
-def _teacher_grid(teacher, noise, n_zg, n_xi):
-    zx, zw = _gh(n_zg)
-    if noise > 0:
-        xx, xw = _gh(n_xi)
-    else:
-        xx, xw = np.zeros(1), np.ones(1)
-    Z, G, XI = np.meshgrid(zx, zx, xx, indexing="ij")
-    W = np.einsum("i,j,k->ijk", zw, zw, xw)
-    Z, G, XI, W = Z.ravel(), G.ravel(), XI.ravel(), W.ravel()
-    y = teacher(Z) + noise * XI
-    return _Teacher(
-        z=Z,
-        g=G,
-        y=y,
-        w=W,
-        c1=float(np.sum(W * Z * y)),
-        mean_y=float(np.sum(W * y)),
-        second_y=float(np.sum(W * y * y)),
-        z2y2=float(np.sum(W * Z * Z * y * y)),
-    )
-
-
-def _tau2(act, tg: _Teacher, *, n, d, N):
-    """Squared norm of the part of ``u = X^T (y - f0) / n`` orthogonal to ``beta`` (+ its
-    fluctuation along ``beta``), see the module docstring."""
-    e_r2 = tg.second_y + float(act.second_moment) / N
-    return ((d - 1) * e_r2 + tg.z2y2 - tg.c1**2) / n + float(act.mu1) ** 2 / N, e_r2
-
-
-def _var_d1(act):
-    mu1 = float(act.mu1)
-    return max(_gauss_mean(lambda x: act.d1(x) ** 2) - mu1**2, 0.0)
-
-
-def _smoothed(func, shift, scale, extra=None, n_h=96):
-    """``E_h func(scale * h + shift [+ extra * sigma'(h)])`` by Gauss-Hermite in ``h``.
-
-    ``shift`` and ``scale`` broadcast to a common shape ``S``; ``extra`` (optional) is a pair
-    ``(coef, d1)``: coefficient array of shape ``S`` and the derivative function, adding
-    ``coef * d1(h)`` inside (the sample's own-label term of a reused batch).
-    """
-    hx, hw = _gh(n_h)
-    shape = np.broadcast(shift, scale).shape
-    out = np.zeros(shape)
-    for h, wh in zip(hx, hw, strict=True):
-        arg = scale * h + shift
-        if extra is not None:
-            coef, d1 = extra
-            arg = arg + coef * d1(np.asarray(h))
-        out += wh * func(arg)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
 # finite-N prediction
 # --------------------------------------------------------------------------------------------
 
@@ -716,7 +500,7 @@ class SpikeLevel:
 
 
 @dataclass(frozen=True)
-class VisibleSpikes:
+class VisibleSpikes(_SpikeResult):
     """Finite-N prediction of the outliers of ``sigma(X W1) / sqrt(n)`` after one big step.
 
     Attributes
@@ -731,7 +515,7 @@ class VisibleSpikes:
         Bulk edge and BBP strength of the updated features' bulk (equal to those of the
         conjugate kernel at initialization when ``eta -> 0``).
     params : dict
-        Inputs (sizes, eta0, alpha, activation and teacher names, a_init, noise).
+        Inputs (sizes, eta0, alpha, activation and teacher names, second_layer, noise).
     """
 
     spikes: tuple
@@ -747,82 +531,68 @@ class VisibleSpikes:
         return sum(1 for s in self.spikes if s.visible and s.degree >= 1)
 
     @property
-    def n_outliers(self) -> int:
-        """All predicted outlier singular values, the ``mu_0`` mean spike included."""
-        return sum(1 for s in self.spikes if s.visible)
-
-    @property
     def positions(self) -> np.ndarray:
         """Predicted outlier singular values (visible spikes, decreasing)."""
         return np.array([s.position for s in self.spikes if s.visible])
 
-    def explain(self) -> str:
-        """Plain-text account of what is visible at this N and why it differs from the rule."""
+    # n_outliers (all predicted outlier singular values, the mu_0 mean spike included) and
+    # explain() come from _SpikeResult
+    def _explain_header(self) -> list:
         p = self.params
-        lines = [
+        return [
             f"N = {p['N']}, n = {p['n']}, d = {p['d']}: eta = {self.eta:.4g} "
             f"(eta0 = {p['eta0']:g}, alpha = {p['alpha']:g}); bulk edge {self.edge:.4g}, "
             f"BBP strength {self.threshold:.4g}.",
             f"Asymptotic rule: {self.asymptotic_count} learned spike(s); visible at this N: "
             f"{self.n_visible}.",
         ]
-        absent = p.get("absent_degrees", ())
-        if absent:
-            lines.append(
-                "  degree(s) " + ", ".join(str(k) for k in absent) + " never appear: the "
-                "activation's Hermite coefficient mu_k is zero (the rule assumes mu_k != 0)."
+
+    def _explain_notes(self) -> list:
+        absent = self.params.get("absent_degrees", ())
+        if not absent:
+            return []
+        return [
+            "  degree(s) " + ", ".join(str(k) for k in absent) + " never appear: the "
+            "activation's Hermite coefficient mu_k is zero (the rule assumes mu_k != 0)."
+        ]
+
+    def _explain_spike(self, s) -> str:
+        p = self.params
+        state = "VISIBLE" if s.visible else "hidden in the bulk"
+        line = f"  degree {s.degree}: strength {s.strength:.4g} vs {s.threshold:.4g} -> {state}"
+        if s.visible:
+            line += (
+                f" at {s.position:.4g}, aligned with He_{s.teacher_degree}(X beta) "
+                f"(sq. overlap {s.teacher_overlaps[s.teacher_degree]:.3f})"
             )
-        for s in self.spikes:
-            state = "VISIBLE" if s.visible else "hidden in the bulk"
-            line = f"  degree {s.degree}: strength {s.strength:.4g} vs {s.threshold:.4g} -> {state}"
-            if s.visible:
-                line += (
-                    f" at {s.position:.4g}, aligned with He_{s.teacher_degree}(X beta) "
-                    f"(sq. overlap {s.teacher_overlaps[s.teacher_degree]:.3f})"
-                )
-            if s.degree >= 1:
-                e = s.growth_exponent
-                line += f"; grows like N^{e:+.3f}"
-                if not s.visible and e > 0 and s.strength > 0:
-                    n_cross = p["N"] * (s.threshold / s.strength) ** (1.0 / e)
-                    line += f", extrapolated to separate near N ~ {n_cross:.3g}"
-                if s.visible and e < 0:
-                    line += ", visible only because N is small: it sinks into the bulk later"
-            lines.append(line)
-        return "\n".join(lines)
+        if s.degree >= 1:
+            e = s.growth_exponent
+            line += f"; grows like N^{e:+.3f}"
+            if not s.visible and e > 0 and s.strength > 0:
+                n_cross = p["N"] * (s.threshold / s.strength) ** (1.0 / e)
+                line += f", extrapolated to separate near N ~ {n_cross:.3g}"
+            if s.visible and e < 0:
+                line += ", visible only because N is small: it sinks into the bulk later"
+        return line
 
 
-def _check_a(a, N, owner):
-    if a is None:
-        return None
-    return check_array(a, "a", owner, ndim=1, shape=(N,))
-
-
-def _check_common(owner, n, d, N, noise, a_init, k_max):
-    n = check_scalar(n, "n", owner, kind="int", lower=1)
-    d = check_scalar(d, "d", owner, kind="int", lower=2)
-    N = check_scalar(N, "N", owner, kind="int", lower=1)
-    noise = check_scalar(noise, "noise", owner, lower=0.0)
-    a_init = check_option(a_init, "a_init", owner, _A_INITS)
-    k_max = check_scalar(k_max, "k_max", owner, kind="int", lower=1, upper=20)
-    return n, d, N, noise, a_init, k_max
-
-
+@renamed_keywords(sigma="activation", a_init="second_layer")
 def visible_spikes(
-    sigma,
+    activation,
     teacher,
     *,
     n: int,
     d: int,
     N: int,
-    eta0: float,
-    alpha: float,
+    eta0: float | None = None,
+    alpha: float | None = None,
     noise: float = 0.0,
-    a_init: str = "gaussian",
+    second_layer: str = "gaussian",
     a=None,
     k_max: int = 8,
     max_spikes: int = 6,
     n_quad: int = 40,
+    schedule=None,
 ) -> VisibleSpikes:
     r"""Spikes of ``sigma(X W1) / sqrt(n)`` visible at finite N for ``eta = eta0 N^alpha``.
 
@@ -836,19 +606,22 @@ def visible_spikes(
 
     Parameters
     ----------
-    sigma, teacher : Activation or str
-        Student activation and teacher link (``spikewise.activations.get_activation``).
+    activation, teacher : Activation or str
+        Student activation and teacher link (``spikewise.activations.get_activation``). Old
+        names ``sigma`` (for ``activation``) and ``a_init`` (for ``second_layer``) are
+        accepted with a DeprecationWarning.
     n, d, N : int
         Samples (of the step and of the feature batch), input dimension, width.
     eta0, alpha : float
         ``eta = eta0 * N**alpha`` (our convention).
     noise : float
         Label noise standard deviation.
-    a_init : {"gaussian", "rademacher", "constant"}
+    second_layer : {"gaussian", "rademacher", "constant"}
         Law of ``sqrt(N) a_j``. With Rademacher weights the mean features have rank <= 2 and
         with constant weights rank 1: all degrees share one or two right directions.
     a : array_like of shape (N,), optional
-        The realized second layer. When given, its empirical law replaces ``a_init``'s (the
+        The realized second layer. When given, its empirical law replaces
+        ``second_layer``'s (the
         finite-N moments ``sum_j a_j^k`` then enter exactly; useful to compare one run). The
         kernel is then evaluated at N nodes instead of ``n_quad`` (seconds instead of tenths).
     k_max : int
@@ -858,23 +631,28 @@ def visible_spikes(
         one (weaker hidden components of a degree already listed are corrections to it).
     n_quad : int
         Gauss-Hermite nodes per variable (z, g, a).
+    schedule : StepSchedule or Step, optional
+        The one step as a protocol object (:class:`spikewise.conventions.Step`), in place
+        of ``eta0`` and ``alpha``; the same object drives :func:`spikewise.spectra.train`.
 
     Returns
     -------
     VisibleSpikes
     """
     owner = "visible_spikes"
-    n, d, N, noise, a_init, k_max = _check_common(owner, n, d, N, noise, a_init, k_max)
+    n, d, N, noise, second_layer, k_max = _check_common(owner, n, d, N, noise, second_layer,
+                                                        k_max)
+    eta0, alpha = _protocol(owner, schedule, 1, eta0=eta0, alpha=alpha)
     eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
     alpha = check_scalar(alpha, "alpha", owner, lower=0.0, upper=0.5, upper_inclusive=False)
     max_spikes = check_scalar(max_spikes, "max_spikes", owner, kind="int", lower=1)
     n_quad = check_scalar(n_quad, "n_quad", owner, kind="int", lower=8, upper=200)
-    act = _resolve(sigma, "sigma", owner)
+    act = _resolve(activation, "activation", owner)
     tch = _resolve(teacher, "teacher", owner)
 
-    eta = eta0 * float(N) ** alpha
+    eta = learning_rate(eta0, N=N, alpha=alpha)
     tg = _teacher_grid(tch, noise, n_quad, 8)
-    a_x, a_w = _a_nodes(a_init, N, n_quad, _check_a(a, N, owner))
+    a_x, a_w = _a_nodes(second_layer, N, n_quad, _check_a(a, N, owner))
     # mean of f(X) at initialization (non-zero only for constant a and mu_0 != 0)
     mean_r = tg.mean_y - math.sqrt(N) * float(np.sum(a_w * a_x)) * float(act.mu0)
     tau2, e_r2 = _tau2(act, tg, n=n, d=d, N=N)
@@ -894,7 +672,7 @@ def visible_spikes(
     U, sv, _ = np.linalg.svd(A, full_matrices=False)
     theta = math.sqrt(N) * sv
 
-    qa_x, qa_w = _a_quantiles(a_init, N, a=_check_a(a, N, owner))
+    qa_x, qa_w = _a_quantiles(second_layer, N, a=_check_a(a, N, owner))
     # residual r = y - f(X) at initialization: the labels do not depend on g, sum it out
     shape = (n_quad, n_quad, tg.y.size // n_quad**2)
     r_nodes = tg.y.reshape(shape)[:, 0, :].ravel() + (mean_r - tg.mean_y)
@@ -955,17 +733,18 @@ def visible_spikes(
             eta0=eta0,
             alpha=alpha,
             noise=noise,
-            a_init=a_init if a is None else "realized",
+            second_layer=second_layer if a is None else "realized",
             features="fresh",
-            sigma=act.name,
+            activation=act.name,
             teacher=tch.name,
             absent_degrees=absent,
         ),
     )
 
 
+@renamed_keywords(sigma="activation", a_init="second_layer")
 def spike_onset_width(
-    sigma,
+    activation,
     teacher,
     *,
     degree: int,
@@ -974,7 +753,7 @@ def spike_onset_width(
     eta0: float,
     alpha: float,
     noise: float = 0.0,
-    a_init: str = "gaussian",
+    second_layer: str = "gaussian",
     N_min: int = 16,
     N_max: float = 1e9,
     rtol: float = 1e-3,
@@ -988,13 +767,13 @@ def spike_onset_width(
 
     Parameters
     ----------
-    sigma, teacher : Activation or str
+    activation, teacher : Activation or str
         As in :func:`visible_spikes`.
     degree : int
         Hermite degree of the spike (>= 1).
     psi, phi : float
         ``n/d`` and ``N/d``, held fixed.
-    eta0, alpha, noise, a_init
+    eta0, alpha, noise, second_layer
         As in :func:`visible_spikes`.
     N_min, N_max : float
         Search range.
@@ -1020,7 +799,7 @@ def spike_onset_width(
         n = max(int(round(psi * N / phi)), 1)
         d = max(int(round(N / phi)), 2)
         pred = visible_spikes(
-            sigma,
+            activation,
             teacher,
             n=n,
             d=d,
@@ -1028,7 +807,7 @@ def spike_onset_width(
             eta0=eta0,
             alpha=alpha,
             noise=noise,
-            a_init=a_init,
+            second_layer=second_layer,
             k_max=max(8, degree),
             max_spikes=12,
         )

@@ -21,217 +21,14 @@
 
 from __future__ import annotations
 
-from math import comb
-
+import mpmath
 import numpy as np
-from scipy import integrate
 
 from spikewise._validation import InvalidParameterError, check_option, check_scalar
-from spikewise.solvers._law import SpectralLaw
+from spikewise.solvers._law import AffineLaw, SpectralLaw, SqrtLaw, _check_law
+from spikewise.solvers.marchenko_pastur import MarchenkoPastur
 
 __all__ = ["AffineLaw", "SqrtLaw", "GramFlipLaw", "gram_flip", "rectangular_singular_values"]
-
-
-def _check_law(law, owner: str) -> SpectralLaw:
-    if not isinstance(law, SpectralLaw):
-        raise InvalidParameterError(
-            f"The 'law' parameter of {owner} must be a SpectralLaw. Got {type(law).__name__} "
-            "instead."
-        )
-    return law
-
-
-class AffineLaw(SpectralLaw):
-    """Law of :math:`a\\lambda + b` for :math:`\\lambda \\sim` ``law``.
-
-    Parameters
-    ----------
-    law : SpectralLaw
-    a : float, nonzero
-    b : float, default 0
-    """
-
-    name = "AffineLaw"
-
-    def __init__(self, law, *, a, b=0.0):
-        self.base = _check_law(law, self.name)
-        self.a = check_scalar(a, "a", self.name)
-        if self.a == 0.0:
-            raise InvalidParameterError(
-                f"The 'a' parameter of {self.name} must be a finite nonzero float. Got 0.0 "
-                "instead."
-            )
-        self.b = check_scalar(b, "b", self.name)
-
-    def _params(self):
-        return {"a": self.a, "b": self.b, **self.base.params}
-
-    def _to_base(self, y):
-        return (y - self.b) / self.a
-
-    def _singular_points(self):
-        return [self.a * p + self.b for p in self.base._singular_points()]
-
-    def _support(self):
-        out = []
-        for lo, hi in self.base.support:
-            u, v = self.a * lo + self.b, self.a * hi + self.b
-            out.append((min(u, v), max(u, v)))
-        return sorted(out)
-
-    def _atoms(self):
-        loc, mass = self.base.atoms
-        return self.a * loc + self.b, mass
-
-    def _pdf(self, y):
-        return self.base._pdf(self._to_base(y)) / abs(self.a)
-
-    def _cdf(self, y):
-        t = self._to_base(y)
-        if self.a > 0:
-            return self.base._cdf(t)
-        loc, mass = self.base.atoms
-        at = np.zeros_like(t)
-        for u, w in zip(loc, mass, strict=True):
-            at += np.where(t == u, w, 0.0)
-        return np.clip(1.0 - self.base._cdf(t) + at, 0.0, 1.0)
-
-    def ppf(self, q):
-        qq = np.asarray(q, dtype=np.float64)
-        if self.a > 0:
-            return self.a * np.asarray(self.base.ppf(qq)) + self.b
-        return self.a * np.asarray(self.base.ppf(1.0 - qq)) + self.b
-
-    def _stieltjes(self, z):
-        # for a < 0, z + i0 maps to w - i0: take the boundary value from below
-        w = self._to_base(z)
-        if self.a > 0:
-            return np.asarray(self.base.stieltjes(w)) / self.a
-        return np.conj(np.asarray(self.base.stieltjes(np.conj(w)))) / self.a
-
-    def _dstieltjes(self, z):
-        w = self._to_base(z)
-        if self.a > 0:
-            return np.asarray(self.base.dstieltjes(w)) / self.a**2
-        return np.conj(np.asarray(self.base.dstieltjes(np.conj(w)))) / self.a**2
-
-    def _moment(self, k):
-        return float(
-            sum(
-                comb(k, j) * self.a**j * self.b ** (k - j) * self.base.moment(j)
-                for j in range(k + 1)
-            )
-        )
-
-
-class SqrtLaw(SpectralLaw):
-    """Law of :math:`\\sqrt\\lambda` for :math:`\\lambda \\sim` ``law`` supported in
-    :math:`[0, \\infty)`.
-
-    Density :math:`2y\\,\\rho(y^2)`, cdf :math:`F(y^2)`, quantiles :math:`\\sqrt{F^{-1}(q)}`.
-
-    Parameters
-    ----------
-    law : SpectralLaw
-        A law supported in :math:`[0, \\infty)`.
-    """
-
-    name = "SqrtLaw"
-
-    def __init__(self, law):
-        self.base = _check_law(law, self.name)
-        if self.base.lower < 0:
-            raise InvalidParameterError(
-                f"The 'law' parameter of {self.name} must be supported in [0, inf). Got a law "
-                f"with lower end {self.base.lower} instead."
-            )
-
-    def _params(self):
-        return {"transform": "sqrt", **self.base.params}
-
-    def _singular_points(self):
-        return [float(np.sqrt(p)) for p in self.base._singular_points() if p >= 0]
-
-    def _support(self):
-        return [(float(np.sqrt(lo)), float(np.sqrt(hi))) for lo, hi in self.base.support]
-
-    def _atoms(self):
-        loc, mass = self.base.atoms
-        return np.sqrt(loc), mass
-
-    def _pdf(self, y):
-        out = np.zeros_like(y)
-        pos = y > 0
-        out[pos] = 2.0 * y[pos] * self.base._pdf(y[pos] ** 2)
-        return out
-
-    def _cdf(self, y):
-        return np.where(y < 0, 0.0, self.base._cdf(np.where(y < 0, 0.0, y) ** 2))
-
-    def ppf(self, q):
-        return np.sqrt(np.maximum(np.asarray(self.base.ppf(q)), 0.0))
-
-    def _moment(self, k):
-        if k % 2 == 0:
-            return self.base.moment(k // 2)
-        # odd moments: the density of sqrt(lambda) may be finite and nonzero at 0 (hard edge
-        # of the base law), which the cosine rules resolve only algebraically; use adaptive
-        # quadrature in y instead
-        loc, mass = self.atoms
-        total = float(np.sum(mass * loc**k)) if loc.size else 0.0
-        for lo, hi in self.support:
-            val, _ = integrate.quad(
-                lambda y: y**k * float(self._pdf(np.array([y]))[0]), lo, hi, limit=200,
-                epsabs=1e-15, epsrel=1e-13,
-            )
-            total += val
-        return total
-
-    def _base_quadrature(self, z, sign, power):
-        """int dmu(l) / (sqrt(l) + sign z)^power, atoms exact, continuous part by quadrature."""
-        out = np.zeros(z.shape, dtype=np.complex128)
-        loc, mass = self.base.atoms
-        for t, w in zip(loc, mass, strict=True):
-            out += w / (np.sqrt(t) + sign * z) ** power
-        for rule in self.base._rules:
-            wts = rule.g * (np.pi / rule.n_nodes)
-            r = np.sqrt(rule.x)
-            step = max(1, 2_000_000 // r.size)
-            for i in range(0, z.size, step):
-                zz = z[i : i + step]
-                out[i : i + step] += (1.0 / (r[None, :] + sign * zz[:, None]) ** power) @ wts
-        return out
-
-    def _stieltjes(self, z):
-        out = np.empty_like(z)
-        right = z.real >= 0
-        if np.any(right):
-            zr = z[right]
-            out[right] = 2.0 * zr * np.asarray(self.base.stieltjes(zr * zr)) + (
-                self._base_quadrature(zr, 1.0, 1)
-            )
-        if np.any(~right):
-            out[~right] = self._base_quadrature(z[~right], -1.0, 1)
-        real = (z.imag == 0) & ~self._inside(z.real)
-        out[real] = out[real].real
-        return out
-
-    def _dstieltjes(self, z):
-        out = np.empty_like(z)
-        right = z.real >= 0
-        if np.any(right):
-            zr = z[right]
-            w = zr * zr
-            out[right] = (
-                2.0 * np.asarray(self.base.stieltjes(w))
-                + 4.0 * w * np.asarray(self.base.dstieltjes(w))
-                - self._base_quadrature(zr, 1.0, 2)
-            )
-        if np.any(~right):
-            out[~right] = self._base_quadrature(z[~right], -1.0, 2)
-        real = (z.imag == 0) & ~self._inside(z.real)
-        out[real] = out[real].real
-        return out
 
 
 class GramFlipLaw(SpectralLaw):
@@ -297,6 +94,23 @@ class GramFlipLaw(SpectralLaw):
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.ratio * np.asarray(self.base.dstieltjes(z)) + (1.0 - self.ratio) / z**2
 
+    def _stieltjes_mp(self):
+        inner = self.base._stieltjes_mp()
+        if inner is None:
+            return None
+        m0, dm0, exact0 = inner
+        r_f = float(self.ratio)
+
+        def m(x):
+            r = mpmath.mpf(r_f)
+            return r * m0(x) - (1 - r) / x
+
+        def dm(x):
+            r = mpmath.mpf(r_f)
+            return r * dm0(x) + (1 - r) / x**2
+
+        return m, dm, exact0
+
     def _moment(self, k):
         return self.ratio * self.base.moment(k)
 
@@ -347,8 +161,6 @@ def rectangular_singular_values(*, ratio, scale=1.0, orientation="p"):
     SqrtLaw
         Support :math:`[s|1 - \\sqrt\\gamma|, s(1 + \\sqrt\\gamma)]`.
     """
-    from spikewise.solvers.marchenko_pastur import MarchenkoPastur
-
     check_option(orientation, "orientation", "rectangular_singular_values", ("p", "n"))
     law = MarchenkoPastur(ratio=ratio, scale=scale)
     if orientation == "n":

@@ -47,11 +47,9 @@ a fluctuation independent across samples (``label_kappa |r_i|``,
 form an arrow matrix whose singular values (other than the one along ``a``) are placed on
 the bulk by the BGN criterion: :meth:`TwoStepSpikes.label_outliers` for given residuals,
 ``label_outlier_count`` (``n P(|y| > threshold / label_kappa)``, exact tail of ``|y|``) and
-``label_outlier_positions`` (median order statistics of ``|y|``) on average. For relu,
-``He_2/2 + He_3/sqrt(12)``, ``alpha = (0.3, 0.45)``, fresh batch, ``N = 1500``: about ten
-such outliers, the largest near 3.3-3.8 (the outlier near 4 seen in that setting is one);
-largest three per run within 1.2% of the conditional prediction on average. On a reused
-batch ``hypot(eta1, eta2) |r2_i|`` is used and is rough (up to 25% off in single runs).
+``label_outlier_positions`` (median order statistics of ``|y|``) on average. On a reused
+batch ``hypot(eta1, eta2) |r2_i|`` is used, a rough approximation. Measured accuracy: the
+theory page ``docs/theory/multi_spike.rst``.
 """
 
 from __future__ import annotations
@@ -61,24 +59,27 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
 from scipy.optimize import brentq
 from scipy.special import ndtr, ndtri
 
-from spikewise._validation import check_array, check_option, check_scalar
-from spikewise.solvers.multi_spike import (
+from spikewise._gauss import normal_rule
+from spikewise._validation import check_array, check_option, check_scalar, renamed_keywords
+from spikewise.conventions import Sizes, learning_rate
+from spikewise.solvers._spike_common import (
     _a_nodes,
     _check_a,
     _check_common,
     _CovarianceBulk,
-    _frozen,
     _hermite_matrix,
+    _protocol,
     _resolve,
     _smoothed,
+    _SpikeResult,
     _tau2,
     _teacher_grid,
     _var_d1,
 )
+from spikewise.solvers.spikes import _frozen
 
 __all__ = [
     "two_step_outlier_count",
@@ -113,8 +114,7 @@ def _label_tail(teacher, noise):
     """
     z = np.linspace(-12.0, 12.0, 4801)
     if noise > 0:
-        xi, wxi = hermegauss(20)
-        wxi = wxi / wxi.sum()
+        xi, wxi = normal_rule(nodes=20)
     else:
         xi, wxi = np.zeros(1), np.ones(1)
     ty = np.asarray(teacher(z), dtype=float)
@@ -264,7 +264,7 @@ class TwoStepSpike:
 
 
 @dataclass(frozen=True)
-class TwoStepSpikes:
+class TwoStepSpikes(_SpikeResult):
     """Finite-N prediction of the outliers of ``W2`` after two steps.
 
     Attributes
@@ -361,26 +361,24 @@ class TwoStepSpikes:
         )
 
     @property
-    def n_outliers(self) -> int:
-        """All predicted outliers of ``W2``."""
-        return sum(1 for s in self.spikes if s.visible)
-
-    @property
     def n_new(self) -> int:
         """Visible outliers beyond the direction ``a`` (degree >= 2): compare with
         :attr:`asymptotic_count`."""
         return sum(1 for s in self.spikes if s.visible and s.degree >= 2)
 
-    def explain(self) -> str:
-        """Plain-text account of the predicted outliers and the directions they carry."""
+    # n_outliers (all predicted outliers of W2) and explain() come from _SpikeResult
+    def _explain_header(self) -> list:
         p = self.params
-        lines = [
+        return [
             f"N = {p['N']}, n = {p['n']}, d = {p['d']}, {p['batch']} batch: eta1 = "
             f"{self.eta1:.4g}, eta2 = {self.eta2:.4g}; bulk edge {self.edge:.4g}, BBP strength "
             f"{self.threshold:.4g}.",
             f"Asymptotic rule floor(alpha2/(1/2-alpha1)) = {self.asymptotic_count} new "
             f"outlier(s); visible at this N: {self.n_new} new, {self.n_outliers} in all.",
         ]
+
+    def _explain_notes(self) -> list:
+        lines = []
         if self.label_outlier_strength > self.threshold:
             pos = ", ".join(f"{x:.3g}" for x in self.label_outlier_positions[:4])
             lines.append(
@@ -390,44 +388,48 @@ class TwoStepSpikes:
                 f"(heavy-tailed labels; typical largest at {pos}), not counted above; "
                 "label_outliers(residuals) places them for a given run."
             )
-        absent = p.get("absent_terms", ())
+        absent = self.params.get("absent_terms", ())
         if absent:
             lines.append(
                 "  term(s) k = " + ", ".join(str(k) for k in absent) + " never appear: "
                 "(k+1) mu_{k+1} is zero for this activation (the rule assumes it is not)."
             )
-        for s in self.spikes:
-            state = "VISIBLE" if s.visible else "hidden"
-            lines.append(
-                f"  right degree {s.degree}: strength {s.strength:.4g} -> {state}"
-                + (
-                    f" at {s.position:.4g}, squared overlap with beta {s.beta_overlap:.3f}"
-                    if s.visible
-                    else ""
-                )
-                + f"; grows like N^{s.growth_exponent:+.3f}"
+        return lines
+
+    def _explain_spike(self, s) -> str:
+        state = "VISIBLE" if s.visible else "hidden"
+        return (
+            f"  right degree {s.degree}: strength {s.strength:.4g} -> {state}"
+            + (
+                f" at {s.position:.4g}, squared overlap with beta {s.beta_overlap:.3f}"
+                if s.visible
+                else ""
             )
-        return "\n".join(lines)
+            + f"; grows like N^{s.growth_exponent:+.3f}"
+        )
 
 
+@renamed_keywords(sigma="activation", a_init="second_layer", eta0_1="eta0", alpha1="alpha",
+                  alpha2="alpha_2")
 def two_step_spikes(
-    sigma,
+    activation,
     teacher,
     *,
     n: int,
     d: int,
     N: int,
-    eta0_1: float,
-    alpha1: float,
-    eta0_2: float,
-    alpha2: float,
-    batch: str = "fresh",
+    eta0: float | None = None,
+    alpha: float | None = None,
+    eta0_2: float | None = None,
+    alpha_2: float | None = None,
+    batch: str | None = None,
     noise: float = 0.0,
-    a_init: str = "gaussian",
+    second_layer: str = "gaussian",
     a=None,
     k_max: int = 8,
     max_spikes: int = 6,
     n_quad: int = 32,
+    schedule=None,
 ) -> TwoStepSpikes:
     r"""Outliers of ``W2`` (d x N) after two steps, at finite N, and what they point at.
 
@@ -437,22 +439,22 @@ def two_step_spikes(
 
     Parameters
     ----------
-    sigma, teacher : Activation or str
+    activation, teacher : Activation or str
         Student activation and teacher link.
     n, d, N : int
         Batch size (each step), input dimension, width.
-    eta0_1, alpha1, eta0_2, alpha2 : float
+    eta0, alpha, eta0_2, alpha_2 : float
         ``eta_i = eta0_i * N**alpha_i``.
-    batch : {"fresh", "reuse"}
+    batch : {"fresh", "reuse"}, default "fresh"
         Independent second batch, or the first batch again.
     noise : float
         Label noise standard deviation.
-    a_init : {"gaussian", "rademacher", "constant"}
+    second_layer : {"gaussian", "rademacher", "constant"}
         Law of ``sqrt(N) a_j`` (Rademacher or constant weights leave only 2 or 1 right
         directions, so at most that many outliers).
     a : array_like of shape (N,), optional
-        The realized second layer; its empirical law replaces ``a_init``'s in the low-rank
-        part (the bulk keeps the law of ``a_init``).
+        The realized second layer; its empirical law replaces ``second_layer``'s in the low-rank
+        part (the bulk keeps the law of ``second_layer``).
     k_max : int
         Highest Hermite degree in ``right_hermite``.
     max_spikes : int
@@ -460,31 +462,38 @@ def two_step_spikes(
         visible one.
     n_quad : int
         Gauss-Hermite nodes per variable.
+    schedule : StepSchedule, optional
+        The two steps as a protocol object (:class:`spikewise.conventions.StepSchedule`), in
+        place of ``eta0, alpha, eta0_2, alpha_2, batch``; the same object drives
+        :func:`spikewise.spectra.train`.
 
     Returns
     -------
     TwoStepSpikes
     """
     owner = "two_step_spikes"
-    n, d, N, noise, a_init, k_max = _check_common(owner, n, d, N, noise, a_init, k_max)
-    eta0_1 = check_scalar(eta0_1, "eta0_1", owner, lower=0.0)
+    n, d, N, noise, second_layer, k_max = _check_common(owner, n, d, N, noise, second_layer, k_max)
+    eta0, alpha, eta0_2, alpha_2, batch = _protocol(
+        owner, schedule, 2, eta0=eta0, alpha=alpha, eta0_2=eta0_2, alpha_2=alpha_2, batch=batch
+    )
+    eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
     eta0_2 = check_scalar(eta0_2, "eta0_2", owner, lower=0.0)
-    alpha1 = check_scalar(alpha1, "alpha1", owner, lower=0.0, upper=0.5, upper_inclusive=False)
-    alpha2 = check_scalar(alpha2, "alpha2", owner, lower=0.0, upper=0.5, upper_inclusive=False)
+    alpha = check_scalar(alpha, "alpha", owner, lower=0.0, upper=0.5, upper_inclusive=False)
+    alpha_2 = check_scalar(alpha_2, "alpha_2", owner, lower=0.0, upper=0.5, upper_inclusive=False)
     batch = check_option(batch, "batch", owner, ("fresh", "reuse"))
     max_spikes = check_scalar(max_spikes, "max_spikes", owner, kind="int", lower=1)
     n_quad = check_scalar(n_quad, "n_quad", owner, kind="int", lower=8, upper=120)
-    act = _resolve(sigma, "sigma", owner)
+    act = _resolve(activation, "activation", owner)
     tch = _resolve(teacher, "teacher", owner)
 
-    eta1 = eta0_1 * float(N) ** alpha1
-    eta2 = eta0_2 * float(N) ** alpha2
-    psi = n / d
+    eta1 = learning_rate(eta0, N=N, alpha=alpha)
+    eta2 = learning_rate(eta0_2, N=N, alpha=alpha_2)
+    psi = Sizes.from_any(n=n, d=d, N=N, owner=owner).psi
     mu1, mu2 = float(act.mu1), float(act.mu2)
     var_d1 = _var_d1(act)
 
     tg = _teacher_grid(tch, noise, n_quad, 6)
-    a_x, a_w = _a_nodes(a_init, N, n_quad, _check_a(a, N, owner))
+    a_x, a_w = _a_nodes(second_layer, N, n_quad, _check_a(a, N, owner))
     f0_mean = math.sqrt(N) * float(np.sum(a_w * a_x)) * float(act.mu0)
     r1 = tg.y - f0_mean
     tau2, _ = _tau2(act, tg, n=n, d=d, N=N)
@@ -527,7 +536,7 @@ def two_step_spikes(
     # bulk: W0 plus the non-rank-one part of both gradients (column variances 1 + v(a))
     e_r2 = float(np.sum(w * r2 * r2))
     bulk = _weight_bulk(
-        a_init, N=N, d=d, coef=(eta1**2 * var_d1 * e_r1 + eta2**2 * var_d1 * e_r2) / psi
+        second_layer, N=N, d=d, coef=(eta1**2 * var_d1 * e_r1 + eta2**2 * var_d1 * e_r2) / psi
     )
 
     herm = _hermite_matrix(a_x * math.sqrt(N), k_max)
@@ -558,7 +567,7 @@ def two_step_spikes(
                 direction_beta_overlap=dir_beta,
                 # a constant right direction comes from the mean of a^2 (term k = 1)
                 growth_exponent=two_step_growth_exponent(
-                    max(degree - 1, 1 if degree == 0 else 0), alpha1, alpha2
+                    max(degree - 1, 1 if degree == 0 else 0), alpha, alpha_2
                 ),
             )
         )
@@ -569,7 +578,7 @@ def two_step_spikes(
         mean_d1_2=float(N * np.sum(a_w * a_x**2 * mean_slope**2)),
         eta=math.hypot(eta2, eta1 if batch == "reuse" else 0.0), a_strength=a_strength,
     )
-    count = two_step_outlier_count(alpha1, alpha2)
+    count = two_step_outlier_count(alpha, alpha_2)
     n_rule = min(count, 20)  # terms checked for a vanishing (k+1) mu_{k+1}
     mus = np.abs(act.hermite(max(k_max, n_rule + 1)))
     absent = tuple(k for k in range(1, n_rule + 1) if mus[k + 1] < 1e-10 * mus.max())
@@ -592,14 +601,14 @@ def two_step_spikes(
             n=n,
             d=d,
             N=N,
-            eta0_1=eta0_1,
-            alpha1=alpha1,
+            eta0=eta0,
+            alpha=alpha,
             eta0_2=eta0_2,
-            alpha2=alpha2,
+            alpha_2=alpha_2,
             batch=batch,
             noise=noise,
-            a_init=a_init if a is None else "realized",
-            sigma=act.name,
+            second_layer=second_layer if a is None else "realized",
+            activation=act.name,
             teacher=tch.name,
             absent_terms=absent,
         ),

@@ -13,7 +13,14 @@ from spikewise.spectra.alignments import (
     squared_overlaps,
     weight_alignments,
 )
-from spikewise.spectra.experiment import ExperimentResult, Spike, one_step, two_step
+from spikewise.spectra.experiment import (
+    ExperimentResult,
+    Spike,
+    one_step,
+    stage_times,
+    train,
+    two_step,
+)
 from spikewise.spectra.features import ck_features, ck_gram
 from spikewise.spectra.ridge import RidgePath, ridge_path
 from spikewise.spectra.sampling import (
@@ -43,8 +50,10 @@ from spikewise.spectra.steps import (
 
 __all__ = [
     # experiments
+    "train",
     "one_step",
     "two_step",
+    "stage_times",
     "ExperimentResult",
     "Spike",
     # sampling

@@ -12,6 +12,7 @@ import numpy as np
 from scipy.linalg import blas
 
 from spikewise._validation import InvalidParameterError
+from spikewise.activations import get_activation
 from spikewise.spectra._kernels import (
     _activate_copy,
     _activate_inplace,
@@ -26,8 +27,6 @@ _BLOCK_ENTRIES = 1 << 18
 
 def resolve_activation(spec, name: str, owner: str):
     """``get_activation(spec)`` with the parameter's name and owner in the error message."""
-    from spikewise.activations import get_activation
-
     try:
         return get_activation(spec)
     except InvalidParameterError as exc:

@@ -5,9 +5,10 @@ to Numba by an integer ``code`` and a float64 array ``params`` meaning
 
     sigma(x) = params[0] * base_code(x) + params[1]
 
-with base codes 0 linear ``x``, 1 ReLU ``max(x, 0)``, 2 ``tanh``, 3 ``erf``, 4 sigmoid
-``1 / (1 + e^{-x})``, 5 softplus ``log(1 + e^x)``, 6 GELU ``x Phi(x)``, 7 ``sin`` and
-8 the Hermite sum ``sum_k params[2 + k] He_k(x)`` (probabilists' Hermite polynomials).
+with the base codes of the table ``spikewise.activations.KERNEL_CODES``: 0 linear ``x``,
+1 ReLU ``max(x, 0)``, 2 ``tanh``, 3 ``erf``, 4 sigmoid ``1 / (1 + e^{-x})``, 5 softplus
+``log(1 + e^x)``, 6 GELU ``x Phi(x)``, 7 ``sin`` and 8 the Hermite sum
+``sum_k params[2 + k] He_k(x)`` (probabilists' Hermite polynomials).
 Code -1 (a user callable) has no Numba path; callers fall back to chunked NumPy.
 
 Kernels are compiled with ``cache=True`` and never with ``fastmath`` (NaN/inf must
@@ -24,12 +25,8 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = [
-    "NUMBA_CODES",
     "act_scalar",
 ]
-
-#: Base codes understood by the kernels (code -1 means "no Numba path").
-NUMBA_CODES = (0, 1, 2, 3, 4, 5, 6, 7, 8)
 
 _INV_SQRT_2 = 1.0 / math.sqrt(2.0)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)

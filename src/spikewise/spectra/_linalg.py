@@ -1,8 +1,8 @@
 """Dense spectra through the smaller Gram matrix, top eigenvectors, and thread control.
 
-Performance facts this module is built on (DESIGN.md, 2 cores, OpenBLAS): singular values as
-``sqrt(eigvalsh(A A^T))`` of the smaller Gram are 5-6x faster than ``svdvals`` and agree to
-1e-13; the symmetric eigenproblem is dominated by the tridiagonal reduction, so all
+Singular values are computed as ``sqrt(eigvalsh(A A^T))`` of the smaller Gram (faster than
+``svdvals``; timings in ``docs/architecture.rst``); the symmetric eigenproblem is dominated
+by the tridiagonal reduction, so all
 eigenvalues *and* a few top eigenvectors are obtained from one ``?sytrd`` call (eigenvalues by
 ``?sterf``, the top vectors by ``?stemr`` on the tridiagonal, back-transformed by the
 Householder reflectors), for the price of ``eigvalsh`` alone. Thread counts of both OpenBLAS
@@ -32,6 +32,18 @@ def thread_limits(n_threads=None, *, owner="spikewise.spectra"):
     ``None`` leaves the current settings untouched. Random draws and the Numba kernels give
     bitwise identical results for any count; multithreaded BLAS may reorder sums, which
     changes results in the last bits (relative 1e-15).
+
+    Parameters
+    ----------
+    n_threads : int, optional
+        Number of threads (>= 1); the Numba count is capped at ``NUMBA_NUM_THREADS``.
+    owner : str
+        Name of the caller, for error messages.
+
+    Yields
+    ------
+    None
+        The previous Numba thread count is restored on exit.
     """
     if n_threads is None:
         yield

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from spikewise._gauss import hermite_polynomials
 from spikewise._validation import InvalidParameterError, check_array, check_scalar
 from spikewise.spectra.spectrum import top_ck_eigen, top_singular
 
@@ -43,7 +44,19 @@ def _unit_columns(V, name, owner, dim=None):
 
 
 def squared_overlaps(vectors, directions) -> np.ndarray:
-    """``(<v_i, b_j> / (|v_i| |b_j|))^2`` for columns v_i and b_j; shape (k, m)."""
+    """Squared cosines ``(<v_i, b_j> / (|v_i| |b_j|))^2`` between two sets of columns.
+
+    Parameters
+    ----------
+    vectors : array_like of shape (p,) or (p, k)
+        Nonzero columns ``v_i``.
+    directions : array_like of shape (p,) or (p, m)
+        Nonzero columns ``b_j``.
+
+    Returns
+    -------
+    ndarray of shape (k, m)
+    """
     owner = "squared_overlaps"
     V = _unit_columns(vectors, "vectors", owner)
     B = _unit_columns(directions, "directions", owner, dim=V.shape[0])
@@ -51,26 +64,48 @@ def squared_overlaps(vectors, directions) -> np.ndarray:
 
 
 def hermite_features(X, direction, *, degrees=(1, 2, 3)) -> np.ndarray:
-    """The features ``He_k(X beta)`` (n x len(degrees)), each normalized to unit norm."""
+    """The features ``He_k(X beta)``, each normalized to unit norm.
+
+    Parameters
+    ----------
+    X : array_like of shape (n, d)
+        Inputs.
+    direction : array_like of shape (d,)
+        Teacher direction (normalized here).
+    degrees : sequence of int
+        Hermite degrees ``k >= 0`` (probabilists' ``He_k``).
+
+    Returns
+    -------
+    ndarray of shape (n, len(degrees))
+    """
     owner = "hermite_features"
     X = check_array(X, "X", owner, ndim=2)
     b = _unit_columns(direction, "direction", owner, dim=X.shape[1])[:, 0]
     degrees = [check_scalar(k, "degrees", owner, kind="int", lower=0) for k in degrees]
-    z = X @ b
-    out = np.empty((X.shape[0], len(degrees)))
-    h_prev, h = np.zeros_like(z), np.ones_like(z)
-    for j in range(max(degrees) + 1):
-        for c, k in enumerate(degrees):
-            if k == j:
-                out[:, c] = h
-        h, h_prev = z * h - j * h_prev, h
+    out = np.ascontiguousarray(hermite_polynomials(X @ b, max(degrees))[degrees].T)
     norms = np.linalg.norm(out, axis=0)
     return out / np.where(norms > 0, norms, 1.0)
 
 
 def weight_alignments(W, directions, *, k: int = 1, method: str = "dense") -> np.ndarray:
-    """Squared overlaps of the top-k left singular vectors of ``W`` (d x N) with the teacher
-    directions (d,) or (d, m); shape (k, m)."""
+    """Squared overlaps of the top-k left singular vectors of ``W`` with the teacher directions.
+
+    Parameters
+    ----------
+    W : array_like of shape (d, N)
+        Weights (e.g. ``W1``) or an update ``W1 - W0``.
+    directions : array_like of shape (d,) or (d, m)
+        Teacher directions.
+    k : int
+        Number of top singular vectors.
+    method : {"dense", "lanczos"}
+        As in :func:`~spikewise.spectra.spectrum.top_singular`.
+
+    Returns
+    -------
+    ndarray of shape (k, m)
+    """
     owner = "weight_alignments"
     W = check_array(W, "W", owner, ndim=2, dtype=None)
     B = _unit_columns(directions, "directions", owner, dim=W.shape[0])
@@ -79,9 +114,22 @@ def weight_alignments(W, directions, *, k: int = 1, method: str = "dense") -> np
 
 
 def hermite_alignments(vectors, X, directions, *, degrees=(1, 2, 3)) -> np.ndarray:
-    """Squared overlaps of sample-space vectors (n x k) with ``He_deg(X beta_j)`` normalized.
+    """Squared overlaps of sample-space vectors with the normalized ``He_deg(X beta_j)``.
 
-    Returns an array of shape (k, m, len(degrees)) for m teacher directions.
+    Parameters
+    ----------
+    vectors : array_like of shape (n,) or (n, k)
+        Sample-space vectors, e.g. top eigenvectors of ``F F^T / N``.
+    X : array_like of shape (n, d)
+        The inputs the vectors live on.
+    directions : array_like of shape (d,) or (d, m)
+        Teacher directions.
+    degrees : sequence of int
+        Hermite degrees.
+
+    Returns
+    -------
+    ndarray of shape (k, m, len(degrees))
     """
     owner = "hermite_alignments"
     X = check_array(X, "X", owner, ndim=2)
@@ -96,7 +144,27 @@ def hermite_alignments(vectors, X, directions, *, degrees=(1, 2, 3)) -> np.ndarr
 def ck_hermite_alignments(
     F, X, directions, *, k: int = 1, degrees=(1, 2, 3), method: str = "dense"
 ) -> np.ndarray:
-    """Top-k eigenvectors of ``F F^T / N`` against ``He_deg(X beta_j)``; shape (k, m, deg)."""
+    """Top-k eigenvectors of ``F F^T / N`` against the normalized ``He_deg(X beta_j)``.
+
+    Parameters
+    ----------
+    F : array_like of shape (n, N)
+        Features on the inputs ``X``.
+    X : array_like of shape (n, d)
+        Inputs.
+    directions : array_like of shape (d,) or (d, m)
+        Teacher directions.
+    k : int
+        Number of top eigenvectors.
+    degrees : sequence of int
+        Hermite degrees.
+    method : {"dense", "lanczos"}
+        As in :func:`~spikewise.spectra.spectrum.top_ck_eigen`.
+
+    Returns
+    -------
+    ndarray of shape (k, len(directions), len(degrees))
+    """
     owner = "ck_hermite_alignments"
     X = check_array(X, "X", owner, ndim=2)
     F = check_array(F, "F", owner, ndim=2, shape=(X.shape[0], None), dtype=None)

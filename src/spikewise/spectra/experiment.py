@@ -13,6 +13,9 @@ overwritten by the fused backprop kernel, and the features) and one Gram matrix 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import inspect
 import time
 from dataclasses import dataclass, field
 
@@ -24,7 +27,9 @@ from spikewise._validation import (
     check_array,
     check_option,
     check_scalar,
+    renamed_keywords,
 )
+from spikewise.conventions import Sizes, Step, StepSchedule
 from spikewise.spectra._activation_apply import (
     activate_inplace,
     activated_gram,
@@ -47,25 +52,62 @@ from spikewise.spectra.sampling import (
 from spikewise.spectra.spectrum import Spectrum, top_ck_eigen, top_singular
 from spikewise.spectra.steps import LabelPreprocessing, _axpy_gemm, _check_remove
 
-__all__ = ["Spike", "ExperimentResult", "one_step", "two_step"]
+__all__ = ["Spike", "ExperimentResult", "train", "one_step", "two_step", "stage_times"]
 
 _SPECTRA_ONE = ("W0", "W1", "ck0", "ck1")
 
-#: Benchmarks set this to a dict to receive the time spent per stage (seconds).
-_STAGE_TIMES: dict | None = None
-#: The clock of the stage timer (benchmarks may use ``time.process_time``).
-_CLOCK = time.perf_counter
-_last_mark = [0.0]
+class _StageTimer:
+    """Charges the time between successive marks to the stage named at the later mark."""
+
+    def __init__(self, times: dict, clock):
+        self.times, self.clock, self.last = times, clock, clock()
+
+    def __call__(self, stage: str | None) -> None:
+        now = self.clock()
+        if stage is not None:
+            self.times[stage] = self.times.get(stage, 0.0) + now - self.last
+        self.last = now
+
+
+_TIMER: contextvars.ContextVar = contextvars.ContextVar("spikewise_stage_timer", default=None)
+
+
+@contextlib.contextmanager
+def stage_times(clock=time.perf_counter):
+    """Time the stages of the experiments run inside the block.
+
+    Parameters
+    ----------
+    clock : callable, default time.perf_counter
+        Returns seconds (``time.process_time`` gives CPU time).
+
+    Yields
+    ------
+    dict
+        Filled with seconds per stage (``"sample"``, ``"GEMM X W"``, ``"fused backprop"``,
+        ``"Gram"``, ``"eigen"``, ...) summed over the runs of the block.
+
+    Examples
+    --------
+    >>> from spikewise.spectra.experiment import one_step, stage_times
+    >>> with stage_times() as times:
+    ...     _ = one_step(n=40, d=10, N=20, rng=0)
+    >>> "sample" in times and all(t >= 0 for t in times.values())
+    True
+    """
+    times: dict = {}
+    token = _TIMER.set(_StageTimer(times, clock))
+    try:
+        yield times
+    finally:
+        _TIMER.reset(token)
 
 
 def _mark(stage: str | None) -> None:
-    """Charge the time since the previous mark to ``stage`` (no-op unless benchmarking)."""
-    if _STAGE_TIMES is None:
-        return
-    now = _CLOCK()
-    if stage is not None:
-        _STAGE_TIMES[stage] = _STAGE_TIMES.get(stage, 0.0) + now - _last_mark[0]
-    _last_mark[0] = now
+    """Charge the time since the previous mark to ``stage`` (no-op outside stage_times)."""
+    timer = _TIMER.get()
+    if timer is not None:
+        timer(stage)
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,6 +160,10 @@ class ExperimentResult:
     X_ck : ndarray or None
         The independent inputs of the CK features (``ck_inputs="fresh"``), else None (the
         features then use ``X`` and, for a fresh second batch, that batch).
+    activation : Activation
+        The student activation used.
+    schedule : StepSchedule
+        The protocol that was run; the theories of several steps take it as ``schedule=``.
     """
 
     weights: dict = field(repr=False)
@@ -134,6 +180,64 @@ class ExperimentResult:
     params: dict
     seed: object = None
     X_ck: np.ndarray | None = field(default=None, repr=False)
+    activation: object = field(default=None, repr=False)
+    schedule: StepSchedule | None = field(default=None, repr=False)
+
+    def theory_params(self, theory=None, *, realized: bool = False) -> dict:
+        """The keywords of the prediction matching this run.
+
+        ``theory(**run.theory_params(theory))`` evaluates the prediction of ``theory`` at
+        this run's parameters.
+
+        The names are the package's one vocabulary, shared by :mod:`spikewise.solvers`:
+        ``activation``, ``teacher``, ``n``, ``d``, ``N``, ``psi``, ``phi``, ``noise``,
+        ``second_layer``, the first step's ``eta``, ``eta0``, ``alpha``, the second step's
+        ``eta0_2``, ``alpha_2``, ``batch``, and with ``realized=True`` the drawn arrays ``a``,
+        ``W0``, ``X``, ``y`` and ``beta`` (single-index teacher), on which some predictions
+        condition.
+
+        Parameters
+        ----------
+        theory : callable, optional
+            A prediction, e.g. :func:`spikewise.solvers.one_step_spike`; only the keywords
+            its signature accepts are returned. Default: all of them.
+        realized : bool, default False
+            Add the drawn arrays.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> from spikewise.spectra import one_step
+        >>> from spikewise.solvers import one_step_spike
+        >>> run = one_step(n=200, d=100, N=150, activation="tanh", teacher="tanh", eta0=6.0,
+        ...                rng=0)
+        >>> sorted(run.theory_params(one_step_spike))
+        ['activation', 'eta', 'n', 'noise', 'phi', 'psi', 'second_layer', 'teacher']
+        >>> pred = one_step_spike(**run.theory_params(one_step_spike))
+        """
+        p = self.params
+        out = {key: p[key] for key in ("activation", "teacher", "n", "d", "N", "psi", "phi",
+                                       "noise", "second_layer", "eta", "eta0", "alpha")}
+        # the objects themselves, so that user-defined activations round-trip too
+        if self.activation is not None:
+            out["activation"] = self.activation
+        link = self.teacher.link
+        if isinstance(link, tuple) and len(link) == 1:
+            out["teacher"] = link[0]
+        for key in ("eta0_2", "alpha_2", "batch"):
+            if key in p:
+                out[key] = p[key]
+        if realized:
+            out.update(a=self.a, W0=self.W0, X=self.X, y=self.y)
+            if self.teacher.directions.shape[1] == 1:
+                out["beta"] = self.teacher.beta
+        if theory is None:
+            return out
+        accepted = inspect.signature(theory).parameters
+        return {key: v for key, v in out.items() if key in accepted}
 
     @property
     def W0(self):
@@ -291,14 +395,35 @@ def _ck_spectrum(F, k, orientation, params, source, *, shape=None, gram_side=Non
     return spec, Us
 
 
-def _validate_common(owner, n, d, N, eta0, alpha, noise, spectra, allowed, k_top, degrees,
-                     orientation, ck_inputs, n_test, lambdas, dtype, preprocess, init,
-                     second_layer, n_threads, n_index):
+@dataclass(frozen=True)
+class _Options:
+    """The checked options of a run (see :func:`train` for their meaning)."""
+
+    n: int
+    d: int
+    N: int
+    noise: float
+    n_index: int
+    spectra: tuple
+    k_top: int
+    degrees: tuple
+    orientation: str
+    ck_inputs: str
+    n_test: int
+    lambdas: np.ndarray | None
+    dtype: type
+    remove: tuple
+    first_layer: str
+    second_layer: str
+    n_threads: int | None
+
+
+def _validate_common(owner, *, n, d, N, noise, n_index, spectra, allowed, k_top, degrees,
+                     orientation, ck_inputs, n_test, lambdas, dtype, preprocess, first_layer,
+                     second_layer, n_threads) -> _Options:
     n = check_scalar(n, "n", owner, kind="int", lower=1)
     d = check_scalar(d, "d", owner, kind="int", lower=1)
     N = check_scalar(N, "N", owner, kind="int", lower=1)
-    eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
-    alpha = check_scalar(alpha, "alpha", owner)
     noise = check_scalar(noise, "noise", owner, lower=0.0)
     n_index = check_scalar(n_index, "n_index", owner, kind="int", lower=1, upper=d)
     spectra = tuple(spectra)
@@ -318,61 +443,68 @@ def _validate_common(owner, n, d, N, eta0, alpha, noise, spectra, allowed, k_top
             )
     dt = _check_dtype(dtype, owner).type
     remove = _check_remove(preprocess, owner)
-    check_option(init, "init", owner, ("gaussian", "unit"))
+    check_option(first_layer, "first_layer", owner, ("gaussian", "unit"))
     check_option(second_layer, "second_layer", owner, ("gaussian", "rademacher", "constant"))
     if n_threads is not None:
         check_scalar(n_threads, "n_threads", owner, kind="int", lower=1)
-    return (n, d, N, eta0, alpha, noise, spectra, k_top, degrees, n_test, lambdas, dt, remove,
-            n_index)
+    return _Options(n=n, d=d, N=N, noise=noise, n_index=n_index, spectra=spectra,
+                    k_top=min(k_top, d, N, n), degrees=degrees, orientation=orientation,
+                    ck_inputs=ck_inputs, n_test=n_test, lambdas=lambdas, dtype=dt,
+                    remove=remove, first_layer=first_layer, second_layer=second_layer,
+                    n_threads=n_threads)
 
 
-def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch, init,
-         second_layer, preprocess, ck_inputs, orientation, spectra, k_top, degrees, n_test,
-         lambdas, dtype, n_threads, rng, keep_features):
-    n_steps = len(etas_spec)
-    allowed = _SPECTRA_ONE + (("W2", "ck2") if n_steps == 2 else ())
-    flat_eta = [x for pair in etas_spec for x in pair]
-    (n, d, N, _, _, noise, spectra, k_top, degrees, n_test, lambdas, dt, remove,
-     n_index) = _validate_common(owner, n, d, N, flat_eta[0], flat_eta[1], noise, spectra,
-                                 allowed, k_top, degrees, orientation, ck_inputs, n_test,
-                                 lambdas, dtype, preprocess, init, second_layer, n_threads,
-                                 n_index)
-    etas_checked = []
-    for t, (e0, al) in enumerate(etas_spec, start=1):
-        suffix = "" if t == 1 else f"_{t}"
-        e0 = check_scalar(e0, f"eta0{suffix}", owner, lower=0.0)
-        al = check_scalar(al, f"alpha{suffix}", owner)
-        etas_checked.append((e0, al, e0 * float(N) ** al))
+def _check_schedule(schedule, owner) -> StepSchedule:
+    if isinstance(schedule, Step):
+        schedule = StepSchedule((schedule,))
+    if not isinstance(schedule, StepSchedule):
+        raise InvalidParameterError(
+            f"The 'schedule' parameter of {owner} must be a StepSchedule or a Step (see "
+            f"spikewise.conventions). Got {type(schedule).__name__} instead."
+        )
+    return schedule
+
+
+def _run(owner, *, schedule, activation, teacher, preprocess, rng, **options):
+    n_steps = len(schedule)
+    allowed = tuple(f"W{t}" for t in range(n_steps + 1)) + tuple(
+        f"ck{t}" for t in range(n_steps + 1))
+    o = _validate_common(owner, allowed=allowed, preprocess=preprocess, **options)
+    n, d, N = o.n, o.d, o.N
+    sizes = Sizes.from_any(n=n, d=d, N=N, owner=owner)
+    spectra, k_top, degrees, lambdas = o.spectra, o.k_top, o.degrees, o.lambdas
+    orientation, remove, dt = o.orientation, o.remove, o.dtype
+    etas_checked = [(st.eta0, st.alpha, st.learning_rate(N)) for st in schedule]
     act = resolve_activation(activation, "activation", owner)
     gen, seed = _seeded(rng, owner)
-    k_top = min(k_top, d, N, n)
 
-    with thread_limits(n_threads, owner=owner):
+    with thread_limits(o.n_threads, owner=owner):
         _mark(None)
-        teacher = make_teacher(d, target=target, n_index=n_index, noise=noise, rng=gen)
+        teacher = make_teacher(d, target=teacher, n_index=o.n_index, noise=o.noise, rng=gen)
         X64, y_raw = sample_dataset(n, teacher, rng=gen)
-        W = init_first_layer(d, N, init=init, rng=gen, dtype=dt)
-        a = init_second_layer(N, kind=second_layer, rng=gen)
-        X_ck64 = sample_inputs(n, d, rng=gen) if ck_inputs == "fresh" else None
+        W = init_first_layer(d, N, init=o.first_layer, rng=gen, dtype=dt)
+        a = init_second_layer(N, kind=o.second_layer, rng=gen)
+        X_ck64 = sample_inputs(n, d, rng=gen) if o.ck_inputs == "fresh" else None
         batches = [(X64, y_raw)]
-        if n_steps == 2:
-            batches.append(sample_dataset(n, teacher, rng=gen) if batch == "fresh" else batches[0])
-        test = sample_dataset(n_test, teacher, rng=gen) if (n_test and lambdas is not None) \
+        for st in schedule[1:]:
+            batches.append(sample_dataset(n, teacher, rng=gen) if st.batch == "fresh"
+                           else batches[-1])
+        test = sample_dataset(o.n_test, teacher, rng=gen) if (o.n_test and lambdas is not None) \
             else None
         _mark("sample")
 
         params = {
-            "n": n, "d": d, "N": N, "psi": n / d, "phi": N / d,
-            "activation": act.name, "target": teacher.params["target"], "n_index": n_index,
-            "noise": noise, "init": init, "second_layer": second_layer,
-            "preprocess": "+".join(remove) or "none", "ck_inputs": ck_inputs,
+            "n": n, "d": d, "N": N, "psi": sizes.psi, "phi": sizes.phi,
+            "activation": act.name, "teacher": teacher.params["target"], "n_index": o.n_index,
+            "noise": o.noise, "first_layer": o.first_layer, "second_layer": o.second_layer,
+            "preprocess": "+".join(remove) or "none", "ck_inputs": o.ck_inputs,
             "dtype": np.dtype(dt).name, "steps": n_steps,
         }
         for t, (e0, al, eta) in enumerate(etas_checked, start=1):
             sfx = "" if t == 1 else f"_{t}"
             params.update({f"eta0{sfx}": e0, f"alpha{sfx}": al, f"eta{sfx}": eta})
-        if n_steps == 2:
-            params["batch"] = batch
+        for t, st in enumerate(schedule[1:], start=2):
+            params["batch" if t == 2 else f"batch_{t}"] = st.batch
 
         Xc = None if X_ck64 is None else X_ck64.astype(dt, copy=False)
         weights = {"W0": W}
@@ -474,8 +606,7 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
                 F.astype(np.float64), yb, lambdas=lambdas, F_test=None if Ft is None else
                 Ft.astype(np.float64), y_test=Fy
             )
-        if not keep_features:
-            F = None
+        F = None
         _mark("other")
 
     return ExperimentResult(
@@ -493,21 +624,131 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
         params=params,
         seed=seed,
         X_ck=X_ck64,
+        activation=act,
+        schedule=schedule,
     )
 
 
+@renamed_keywords(target="teacher")
+def train(
+    schedule,
+    *,
+    n: int,
+    d: int,
+    N: int,
+    activation="relu",
+    teacher="relu",
+    n_index: int = 1,
+    noise: float = 0.0,
+    first_layer: str = "gaussian",
+    second_layer: str = "gaussian",
+    preprocess=None,
+    ck_inputs: str = "train",
+    orientation: str = "feature",
+    spectra=None,
+    k_top: int = 5,
+    degrees=(1, 2, 3),
+    n_test: int = 0,
+    lambdas=None,
+    dtype="float64",
+    n_threads=None,
+    rng=None,
+) -> ExperimentResult:
+    r"""Train a two-layer network by a schedule of gradient steps and measure its spectra.
+
+    In our convention (:mod:`spikewise.conventions`): ``X`` (n x d) Gaussian, ``W0`` (d x N)
+    ``N(0, 1/d)`` (or unit-norm neurons), ``a`` fixed, ``y = g(X B) + noise``, and step ``t``
+
+    .. math:: W_t = W_{t-1} + \frac{\eta_t}{n} X_t^\top [((y_t - f_{W_{t-1}}(X_t))
+              a^\top) \odot \sigma'(X_t W_{t-1})], \quad \eta_t = \eta_{0,t} N^{\alpha_t},
+
+    on the batch ``(X_t, y_t)``: a new sample when the step's ``batch`` is ``"fresh"``, the
+    previous step's otherwise (Ba et al. 2022 for one step; Moniri et al. 2023 for
+    ``alpha > 0``; Moniri & Hassani 2025 for two steps with a reused batch). Label
+    preprocessing is fitted on each step's own batch.
+
+    Random numbers are drawn in a fixed order (teacher, first batch, ``W0``, ``a``, the
+    independent CK inputs, the later fresh batches, the test sample), so the same seed gives
+    the same arrays as :func:`one_step` and :func:`two_step` for the same protocol.
+
+    Parameters
+    ----------
+    schedule : StepSchedule or Step
+        The protocol (:class:`spikewise.conventions.StepSchedule`).
+    n, d, N : int
+        Samples per batch, input dimension, width (``psi = n/d``, ``phi = N/d``).
+    activation : str or Activation
+        Student activation sigma.
+    teacher : str, Activation, sequence of them, or callable
+        Teacher link sigma_* (see :func:`~spikewise.spectra.sampling.make_teacher`).
+    n_index : int
+        Number of teacher directions.
+    noise : float
+        Label-noise standard deviation.
+    first_layer : {"gaussian", "unit"}
+        ``W0`` entries ``N(0, 1/d)`` or unit-norm neurons.
+    second_layer : {"gaussian", "rademacher", "constant"}
+        Law of ``sqrt(N) a_j``.
+    preprocess : None, "mean", "linear" or both
+        Label parts removed with training statistics.
+    ck_inputs : {"train", "fresh"}
+        CK features on the training inputs or on an independent sample of n inputs.
+    orientation : {"feature", "sample"}
+        CK Gram ``F^T F / n`` or ``F F^T / N``.
+    spectra : tuple, optional
+        Which dense spectra to compute, among ``"W0" .. "WT"`` and ``"ck0" .. "ckT"``;
+        default all of them.
+    k_top : int
+        Number of top singular / eigen vectors for the alignments (0: none).
+    degrees : tuple of int
+        Hermite degrees for the CK alignments.
+    n_test : int
+        Fresh samples for the ridge test error.
+    lambdas : array_like, optional
+        Ridge path (our convention) on the final features.
+    dtype : {"float64", "float32"}
+        Floating type of the weights and features.
+    n_threads : int, optional
+        BLAS and Numba threads. The sample and the Numba kernels are bitwise identical for
+        any count; multithreaded BLAS changes results in the last bits only.
+    rng : None, int, SeedSequence or Generator
+        Seed (scikit-learn contract).
+
+    Returns
+    -------
+    ExperimentResult
+        ``params`` holds the sizes, the names and ``eta0``, ``alpha``, ``eta`` of every step
+        (suffix ``_t`` from the second step on) and the batch policy of the later steps
+        (``batch`` for the second, ``batch_t`` after it); :meth:`ExperimentResult.theory_params`
+        gives the keywords of the matching prediction.
+    """
+    owner = "train"
+    schedule = _check_schedule(schedule, owner)
+    T = len(schedule)
+    if spectra is None:
+        spectra = tuple(f"W{t}" for t in range(T + 1)) + tuple(f"ck{t}" for t in range(T + 1))
+    return _run(
+        owner, schedule=schedule, n=n, d=d, N=N, activation=activation, teacher=teacher,
+        n_index=n_index, noise=noise, first_layer=first_layer, second_layer=second_layer,
+        preprocess=preprocess, ck_inputs=ck_inputs, orientation=orientation, spectra=spectra,
+        k_top=k_top, degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype,
+        n_threads=n_threads, rng=rng,
+    )
+
+
+@renamed_keywords(target="teacher", init="first_layer")
 def one_step(
     *,
     n: int,
     d: int,
     N: int,
     activation="relu",
-    target="relu",
+    teacher="relu",
     n_index: int = 1,
     noise: float = 0.0,
     eta0: float = 1.0,
     alpha: float = 0.0,
-    init: str = "gaussian",
+    first_layer: str = "gaussian",
     second_layer: str = "gaussian",
     preprocess=None,
     ck_inputs: str = "train",
@@ -523,8 +764,7 @@ def one_step(
 ) -> ExperimentResult:
     r"""Train a two-layer network for one gradient step and measure its spectra.
 
-    In our convention (:mod:`spikewise.conventions`): ``X`` (n x d) Gaussian, ``W0`` (d x N)
-    ``N(0, 1/d)`` (or unit-norm neurons), ``a`` fixed, ``y = g(X B) + noise``, and
+    :func:`train` with the schedule ``Step(eta0, alpha)``:
 
     .. math:: W_1 = W_0 + \frac{\eta}{n} X^\top [((y - f(X)) a^\top) \odot \sigma'(X W_0)],
               \quad \eta = \eta_0 N^\alpha,
@@ -534,64 +774,48 @@ def one_step(
 
     Parameters
     ----------
-    n, d, N : int
-        Samples, input dimension, width (``psi = n/d``, ``phi = N/d``).
-    activation : str or Activation
-        Student activation sigma.
-    target : str, Activation, sequence of them, or callable
-        Teacher link (see :func:`~spikewise.spectra.sampling.make_teacher`).
-    n_index : int
-        Number of teacher directions.
-    noise : float
-        Label-noise standard deviation.
+    n, d, N, activation, teacher, n_index, noise
+        As in :func:`train`.
     eta0, alpha : float
         Learning rate ``eta = eta0 * N^alpha`` (eta0 >= 0).
-    init : {"gaussian", "unit"}
-        ``W0`` entries ``N(0, 1/d)`` or unit-norm neurons.
-    second_layer : {"gaussian", "rademacher", "constant"}
-    preprocess : None, "mean", "linear" or both
-        Label parts removed with training statistics.
-    ck_inputs : {"train", "fresh"}
-        CK features on the training inputs or on an independent sample of n inputs.
-    orientation : {"feature", "sample"}
-        CK Gram ``F^T F / n`` or ``F F^T / N``.
+    first_layer, second_layer, preprocess, ck_inputs, orientation
+        As in :func:`train`.
+    k_top, degrees, n_test, lambdas, dtype, n_threads, rng
+        As in :func:`train`.
     spectra : tuple
         Which dense spectra to compute, among ``"W0", "W1", "ck0", "ck1"``.
-    k_top : int
-        Number of top singular / eigen vectors for the alignments (0: none).
-    degrees : tuple of int
-        Hermite degrees for the CK alignments.
-    n_test : int
-        Fresh samples for the ridge test error.
-    lambdas : array_like, optional
-        Ridge path (our convention) on the learned features.
-    dtype : {"float64", "float32"}
-    n_threads : int, optional
-        BLAS and Numba threads. The sample and the Numba kernels are bitwise identical for
-        any count; multithreaded BLAS changes results in the last bits only.
-    rng : None, int, SeedSequence or Generator
 
     Returns
     -------
     ExperimentResult
+
+    Examples
+    --------
+    >>> from spikewise.spectra import one_step
+    >>> r = one_step(n=200, d=100, N=150, activation="tanh", teacher="tanh", eta0=6.0, rng=0)
+    >>> sorted(r.spectra), r.params["eta"]
+    (['W0', 'W1', 'ck0', 'ck1'], 6.0)
     """
+    owner = "one_step"
+    step = Step(check_scalar(eta0, "eta0", owner, lower=0.0), check_scalar(alpha, "alpha", owner))
     return _run(
-        "one_step", n=n, d=d, N=N, activation=activation, target=target, n_index=n_index,
-        noise=noise, etas_spec=((eta0, alpha),), batch="reuse", init=init,
-        second_layer=second_layer, preprocess=preprocess, ck_inputs=ck_inputs,
-        orientation=orientation, spectra=spectra, k_top=k_top, degrees=degrees,
-        n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads, rng=rng,
-        keep_features=False,
+        owner, schedule=StepSchedule((step,)), n=n, d=d, N=N,
+        activation=activation, teacher=teacher, n_index=n_index, noise=noise,
+        first_layer=first_layer, second_layer=second_layer, preprocess=preprocess,
+        ck_inputs=ck_inputs, orientation=orientation, spectra=spectra, k_top=k_top,
+        degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads,
+        rng=rng,
     )
 
 
+@renamed_keywords(target="teacher", init="first_layer")
 def two_step(
     *,
     n: int,
     d: int,
     N: int,
     activation="relu",
-    target="relu",
+    teacher="relu",
     n_index: int = 1,
     noise: float = 0.0,
     eta0: float = 1.0,
@@ -599,7 +823,7 @@ def two_step(
     eta0_2: float = 1.0,
     alpha_2: float = 0.0,
     batch: str = "fresh",
-    init: str = "gaussian",
+    first_layer: str = "gaussian",
     second_layer: str = "gaussian",
     preprocess=None,
     ck_inputs: str = "train",
@@ -615,22 +839,44 @@ def two_step(
 ) -> ExperimentResult:
     r"""Two gradient steps on the first layer (Moniri & Hassani 2025), fresh or reused batch.
 
+    :func:`train` with the schedule ``Step(eta0, alpha), Step(eta0_2, alpha_2, batch)``:
     ``W_2 = W_1 + (eta_2 / n) X_2^T [((y_2 - f_{W_1}(X_2)) a^T) * sigma'(X_2 W_1)]`` with
     ``eta_t = eta0_t N^{alpha_t}``; ``X_2 = X`` for ``batch="reuse"`` (which lets the second
     step learn directions of information exponent > 1), a fresh batch otherwise. Label
-    preprocessing is fitted on each step's own batch. Other parameters as in
-    :func:`one_step`; ``spectra`` may also name ``"W2"`` and ``"ck2"``.
+    preprocessing is fitted on each step's own batch.
+
+    Parameters
+    ----------
+    n, d, N, activation, teacher, n_index, noise
+        As in :func:`train`.
+    eta0, alpha : float
+        Learning rate of the first step, ``eta = eta0 * N^alpha``.
+    eta0_2, alpha_2 : float
+        Learning rate of the second step.
+    batch : {"fresh", "reuse"}
+        The second step's batch.
+    first_layer, second_layer, preprocess, ck_inputs, orientation
+        As in :func:`train`.
+    k_top, degrees, n_test, lambdas, dtype, n_threads, rng
+        As in :func:`train`.
+    spectra : tuple
+        Which dense spectra to compute, among ``"W0", "W1", "W2", "ck0", "ck1", "ck2"``.
 
     Returns
     -------
     ExperimentResult
     """
-    check_option(batch, "batch", "two_step", ("fresh", "reuse"))
+    owner = "two_step"
+    schedule = StepSchedule((
+        Step(check_scalar(eta0, "eta0", owner, lower=0.0), check_scalar(alpha, "alpha", owner)),
+        Step(check_scalar(eta0_2, "eta0_2", owner, lower=0.0),
+             check_scalar(alpha_2, "alpha_2", owner),
+             check_option(batch, "batch", owner, ("fresh", "reuse"))),
+    ))
     return _run(
-        "two_step", n=n, d=d, N=N, activation=activation, target=target, n_index=n_index,
-        noise=noise, etas_spec=((eta0, alpha), (eta0_2, alpha_2)), batch=batch, init=init,
-        second_layer=second_layer, preprocess=preprocess, ck_inputs=ck_inputs,
-        orientation=orientation, spectra=spectra, k_top=k_top, degrees=degrees,
-        n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads, rng=rng,
-        keep_features=False,
+        owner, schedule=schedule, n=n, d=d, N=N, activation=activation, teacher=teacher,
+        n_index=n_index, noise=noise, first_layer=first_layer, second_layer=second_layer,
+        preprocess=preprocess, ck_inputs=ck_inputs, orientation=orientation, spectra=spectra,
+        k_top=k_top, degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype,
+        n_threads=n_threads, rng=rng,
     )

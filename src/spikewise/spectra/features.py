@@ -30,7 +30,13 @@ def ck_features(X, W, *, activation="relu", dtype="float64") -> np.ndarray:
     W : array_like (d, N)
         First-layer weights (columns are neurons).
     activation : str or Activation
+        Student activation sigma.
     dtype : {"float64", "float32"}
+        Arithmetic precision.
+
+    Returns
+    -------
+    ndarray of shape (n, N)
     """
     owner = "ck_features"
     dt = _check_dtype(dtype, owner).type
@@ -51,7 +57,20 @@ def ck_features(X, W, *, activation="relu", dtype="float64") -> np.ndarray:
 
 
 def ck_gram(F, *, orientation: str = "feature") -> np.ndarray:
-    """The Gram matrix ``F^T F / n`` ("feature", N x N) or ``F F^T / N`` ("sample", n x n)."""
+    """The conjugate-kernel Gram matrix of features ``F`` (n x N).
+
+    Parameters
+    ----------
+    F : array_like of shape (n, N)
+        Features, e.g. from :func:`ck_features`.
+    orientation : {"feature", "sample"}
+        ``F^T F / n`` (N x N) or ``F F^T / N`` (n x n).
+
+    Returns
+    -------
+    ndarray
+        The Gram matrix (symmetric).
+    """
     owner = "ck_gram"
     check_option(orientation, "orientation", owner, ORIENTATIONS)
     F = check_array(F, "F", owner, ndim=2, dtype=None)

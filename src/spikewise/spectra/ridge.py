@@ -65,6 +65,11 @@ def ridge_path(F, y, *, lambdas, F_test=None, y_test=None) -> RidgePath:
         fit.
     F_test, y_test : array_like, optional
         An independent sample for the test error.
+
+    Returns
+    -------
+    RidgePath
+        Coefficients, training errors (and test errors) along ``lambdas``.
     """
     owner = "ridge_path"
     F = check_array(F, "F", owner, ndim=2)

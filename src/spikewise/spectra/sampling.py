@@ -27,6 +27,7 @@ from spikewise._validation import (
     check_rng,
     check_scalar,
 )
+from spikewise.activations import get_activation
 
 __all__ = [
     "Teacher",
@@ -53,8 +54,6 @@ def _check_dtype(dtype, owner):
 
 
 def _get_activation(spec, name, owner):
-    from spikewise.activations import get_activation
-
     try:
         return get_activation(spec)
     except InvalidParameterError as exc:
@@ -92,7 +91,17 @@ class Teacher:
         return self.directions.shape[1]
 
     def clean(self, X: np.ndarray) -> np.ndarray:
-        """Noise-free labels ``g(X B)``, in float64."""
+        """Noise-free labels ``g(X B)``, in float64.
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+            Inputs.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+        """
         Z = np.asarray(X, dtype=np.float64) @ self.directions
         if callable(self.link) and not isinstance(self.link, tuple):
             y = np.asarray(self.link(Z), dtype=np.float64).reshape(-1)
@@ -108,7 +117,19 @@ class Teacher:
         return y
 
     def labels(self, X, *, rng=None) -> np.ndarray:
-        """Labels ``y = g(X B) + noise * xi``, ``xi ~ N(0, I_n)`` (float64)."""
+        """Labels ``y = g(X B) + noise * xi``, ``xi ~ N(0, I_n)`` (float64).
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+            Inputs.
+        rng : None, int, SeedSequence or Generator
+            Seed of the noise (scikit-learn contract); unused when ``noise == 0``.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+        """
         X = check_array(X, "X", "Teacher.labels", ndim=2, shape=(None, self.directions.shape[0]))
         gen = check_rng(rng, "Teacher.labels")
         y = self.clean(X)
@@ -207,7 +228,21 @@ def _is_sequence(obj) -> bool:
 
 
 def sample_inputs(n: int, d: int, *, rng=None, dtype="float64") -> np.ndarray:
-    """Gaussian inputs ``X in R^{n x d}`` with i.i.d. ``N(0, 1)`` entries."""
+    """Gaussian inputs ``X in R^{n x d}`` with i.i.d. ``N(0, 1)`` entries.
+
+    Parameters
+    ----------
+    n, d : int
+        Number of samples and input dimension (>= 1).
+    rng : None, int, SeedSequence or Generator
+        Seed (scikit-learn contract).
+    dtype : {"float64", "float32"}
+        Type of the result (drawn in float64, then cast).
+
+    Returns
+    -------
+    ndarray of shape (n, d)
+    """
     owner = "sample_inputs"
     n = check_scalar(n, "n", owner, kind="int", lower=1)
     d = check_scalar(d, "d", owner, kind="int", lower=1)
@@ -220,8 +255,22 @@ def sample_inputs(n: int, d: int, *, rng=None, dtype="float64") -> np.ndarray:
 def init_first_layer(d: int, N: int, *, init: str = "gaussian", rng=None, dtype="float64"):
     """First layer ``W0 in R^{d x N}``; columns are neurons.
 
-    ``init="gaussian"``: entries ``N(0, 1/d)``; ``init="unit"``: each neuron's weight vector
-    (column) Gaussian then normalized to unit Euclidean norm.
+    Parameters
+    ----------
+    d, N : int
+        Input dimension and width (>= 1).
+    init : {"gaussian", "unit"}
+        The law of ``W0`` (``first_layer`` of the experiments): ``"gaussian"``, entries
+        ``N(0, 1/d)``; ``"unit"``, each neuron's weight vector (column) Gaussian then
+        normalized to unit Euclidean norm.
+    rng : None, int, SeedSequence or Generator
+        Seed (scikit-learn contract).
+    dtype : {"float64", "float32"}
+        Type of the result.
+
+    Returns
+    -------
+    ndarray of shape (d, N)
     """
     owner = "init_first_layer"
     d = check_scalar(d, "d", owner, kind="int", lower=1)
@@ -238,8 +287,24 @@ def init_first_layer(d: int, N: int, *, init: str = "gaussian", rng=None, dtype=
 
 
 def init_second_layer(N: int, *, kind: str = "gaussian", rng=None, dtype="float64"):
-    """Second layer ``a in R^N``: ``N(0, 1/N)`` ("gaussian"), ``+-1/sqrt(N)`` ("rademacher")
-    or ``1/sqrt(N)`` ("constant"). The "constant" choice draws no random numbers."""
+    """Second layer ``a in R^N``, held fixed during training.
+
+    Parameters
+    ----------
+    N : int
+        Width (>= 1).
+    kind : {"gaussian", "rademacher", "constant"}
+        The law of ``a`` (``second_layer`` of the experiments and the theory): ``N(0, 1/N)``,
+        ``+-1/sqrt(N)`` or ``1/sqrt(N)``. The "constant" choice draws no random numbers.
+    rng : None, int, SeedSequence or Generator
+        Seed (scikit-learn contract).
+    dtype : {"float64", "float32"}
+        Type of the result.
+
+    Returns
+    -------
+    ndarray of shape (N,)
+    """
     owner = "init_second_layer"
     N = check_scalar(N, "N", owner, kind="int", lower=1)
     check_option(kind, "kind", owner, ("gaussian", "rademacher", "constant"))
@@ -256,7 +321,24 @@ def init_second_layer(N: int, *, kind: str = "gaussian", rng=None, dtype="float6
 
 
 def sample_dataset(n: int, teacher: Teacher, *, rng=None, dtype="float64"):
-    """Draw ``(X, y)``: ``n`` Gaussian inputs and their teacher labels (y in float64)."""
+    """Draw ``(X, y)``: ``n`` Gaussian inputs and their teacher labels.
+
+    Parameters
+    ----------
+    n : int
+        Number of samples (>= 1).
+    teacher : Teacher
+        From :func:`make_teacher`.
+    rng : None, int, SeedSequence or Generator
+        Seed (scikit-learn contract); the inputs are drawn first, then the label noise.
+    dtype : {"float64", "float32"}
+        Type of ``X``; ``y`` is always float64.
+
+    Returns
+    -------
+    X : ndarray of shape (n, d)
+    y : ndarray of shape (n,)
+    """
     owner = "sample_dataset"
     n = check_scalar(n, "n", owner, kind="int", lower=1)
     if not isinstance(teacher, Teacher):

@@ -1,7 +1,7 @@
 """The frozen :class:`Spectrum` result and the dense / top-k spectral computations.
 
 Dense spectra go through the smaller Gram matrix (``sqrt(eigvalsh(A A^T))`` for singular
-values, 5-6x faster than ``svdvals`` and equal to 1e-13; DESIGN.md); only when outliers alone
+values, faster than ``svdvals``; timings in ``docs/architecture.rst``); only when outliers alone
 are wanted, :func:`top_singular` and :func:`top_ck_eigen` use Lanczos (ARPACK) with a fixed
 start vector, so they are reproducible.
 """
@@ -44,6 +44,21 @@ def tracy_widom_margin(edge: float, size: int, *, kind: str = "eigen", factor: f
     4.8 TW standard deviations (9 above the TW mean) past the edge: a bulk eigenvalue crosses
     it with probability well below 1e-4. A singular value ``s = sqrt(lambda)`` fluctuates half
     as much relative to its size, hence the factor 1/2 for ``kind="singular"``.
+
+    Parameters
+    ----------
+    edge : float
+        The bulk edge.
+    size : int
+        The matrix dimension entering ``size^{-2/3}`` (its smaller side), >= 1.
+    kind : {"eigen", "singular"}
+        Whether ``edge`` is an eigenvalue or a singular value.
+    factor : float
+        Multiple of ``|edge| size^{-2/3}``, >= 0.
+
+    Returns
+    -------
+    float
     """
     owner = "tracy_widom_margin"
     edge = check_scalar(edge, "edge", owner)
@@ -104,7 +119,18 @@ class Spectrum:
         return np.empty(0), np.empty(0)
 
     def cdf(self, x):
-        """The empirical distribution function ``#{values <= x} / m``."""
+        """The empirical distribution function ``#{values <= x} / m``.
+
+        Parameters
+        ----------
+        x : array_like
+            Points (no NaN).
+
+        Returns
+        -------
+        ndarray
+            Shaped like ``x``.
+        """
         x = check_array(x, "x", "Spectrum.cdf", finite=False)
         if np.isnan(x).any():  # searchsorted would put NaN past every value: cdf 1
             raise InvalidParameterError(
@@ -114,7 +140,17 @@ class Spectrum:
         return np.searchsorted(self.values, x, side="right") / max(len(self), 1)
 
     def top(self, k: int = 1) -> np.ndarray:
-        """The k largest values, in decreasing order (``0 <= k <= len(self)``)."""
+        """The k largest values, in decreasing order.
+
+        Parameters
+        ----------
+        k : int
+            ``0 <= k <= len(self)``.
+
+        Returns
+        -------
+        ndarray of shape (k,)
+        """
         k = check_scalar(k, "k", "Spectrum.top", kind="int", lower=0, upper=len(self))
         return self.values[::-1][:k].copy()
 
@@ -122,8 +158,20 @@ class Spectrum:
     def histogram(self, bins: int = 50, *, range=None, density: bool = True):
         """Histogram of the values on ``bins`` equal bins (Numba kernel; equals numpy's).
 
-        Returns ``(heights, edges)``; with ``density=True`` the heights integrate to the
-        fraction of values inside ``range`` (1 by default).
+        Parameters
+        ----------
+        bins : int
+            Number of equal bins, >= 1.
+        range : (float, float), optional
+            Lower and upper end; default the smallest and largest value.
+        density : bool
+            Heights as a density (they integrate to the fraction of values inside ``range``,
+            1 by default) instead of counts.
+
+        Returns
+        -------
+        heights : ndarray of shape (bins,)
+        edges : ndarray of shape (bins + 1,)
         """
         owner = "Spectrum.histogram"
         bins = check_scalar(bins, "bins", owner, kind="int", lower=1)
@@ -143,6 +191,16 @@ class Spectrum:
         """Empirical Stieltjes transform ``m(z) = (1/m) sum_i 1 / (lambda_i - z)``.
 
         Same sign convention as the laws (``Im m > 0`` for ``Im z > 0``).
+
+        Parameters
+        ----------
+        z : complex or array_like of complex
+            Finite points.
+
+        Returns
+        -------
+        complex or ndarray of complex
+            Shaped like ``z``.
         """
         z = np.asarray(z)
         zc = np.ascontiguousarray(z, dtype=np.complex128).ravel()
@@ -161,6 +219,16 @@ class Spectrum:
         two-sample distance). Values within ``1e-9 * max|values|`` of an atom are put on it
         (numerically zero eigenvalues of a rank-deficient Gram against an atom at 0), and
         both one-sided limits are compared at every jump.
+
+        Parameters
+        ----------
+        law : law or Spectrum
+            Anything with a ``cdf``.
+
+        Returns
+        -------
+        float
+            In ``[0, 1]``.
         """
         if not hasattr(law, "cdf"):
             raise InvalidParameterError(
@@ -227,7 +295,14 @@ class Spectrum:
         return self.values[self.values > edge + margin][::-1].copy()
 
     def to_xarray(self):
-        """An ``xarray.DataArray`` over dimension ``"index"`` with kind/source/params attrs."""
+        """The values as an ``xarray.DataArray`` (needs the optional ``xarray``).
+
+        Returns
+        -------
+        xarray.DataArray
+            Over the dimension ``"index"``, with ``kind``, ``source`` and the scalar
+            ``params`` as attributes.
+        """
         try:
             import xarray as xr
         except ImportError as exc:  # pragma: no cover - optional dependency
@@ -257,7 +332,21 @@ def _matrix(A, name, owner):
 
 
 def eigen_spectrum(S, *, source: str = "S", params=None) -> Spectrum:
-    """All eigenvalues of a symmetric matrix (LAPACK ``?sytrd`` + ``?sterf``)."""
+    """All eigenvalues of a symmetric matrix (LAPACK ``?sytrd`` + ``?sterf``).
+
+    Parameters
+    ----------
+    S : array_like of shape (m, m)
+        Symmetric (to relative 1e-8).
+    source : str
+        Label stored in the result.
+    params : dict, optional
+        Extra parameters stored in the result.
+
+    Returns
+    -------
+    Spectrum
+    """
     owner = "eigen_spectrum"
     S = _matrix(S, "S", owner)
     if S.shape[0] != S.shape[1]:
@@ -277,7 +366,21 @@ def eigen_spectrum(S, *, source: str = "S", params=None) -> Spectrum:
 
 
 def singular_spectrum(A, *, source: str = "A", params=None) -> Spectrum:
-    """All ``min(p, q)`` singular values of A, as ``sqrt(eigvalsh)`` of the smaller Gram."""
+    """All ``min(p, q)`` singular values of A, as ``sqrt(eigvalsh)`` of the smaller Gram.
+
+    Parameters
+    ----------
+    A : array_like of shape (p, q)
+        Any real matrix.
+    source : str
+        Label stored in the result.
+    params : dict, optional
+        Extra parameters stored in the result.
+
+    Returns
+    -------
+    Spectrum
+    """
     A = _matrix(A, "A", "singular_spectrum")
     side = "rows" if A.shape[0] <= A.shape[1] else "cols"
     vals, _ = gram_spectrum(A, side=side)
@@ -290,6 +393,21 @@ def ck_spectrum(F, *, orientation: str = "feature", source: str = "CK", params=N
     """Eigenvalues of ``F^T F / n`` ("feature") or ``F F^T / N`` ("sample").
 
     Computed on the smaller Gram; the larger orientation gets its exact zeros appended.
+
+    Parameters
+    ----------
+    F : array_like of shape (n, N)
+        Features.
+    orientation : {"feature", "sample"}
+        Which Gram.
+    source : str
+        Label stored in the result.
+    params : dict, optional
+        Extra parameters stored in the result.
+
+    Returns
+    -------
+    Spectrum
     """
     owner = "ck_spectrum"
     check_option(orientation, "orientation", owner, ORIENTATIONS)
@@ -309,9 +427,26 @@ def top_singular(A, k: int = 1, *, method: str = "lanczos"):
     """The k largest singular values of A with left/right vectors ``(s, U, V)``.
 
     ``method="lanczos"`` uses ARPACK (``svds``, fixed start vector): cheaper than dense only
-    when k is small and the matrix is large (DESIGN.md: 25-70% of a full dense solve on a
-    noise bulk). ``method="dense"`` uses one tridiagonal reduction of the smaller Gram.
-    Values decreasing; ``U`` is (p, k), ``V`` is (q, k).
+    when k is small and the matrix is large (timings in ``docs/architecture.rst``).
+    ``method="dense"`` uses one tridiagonal reduction of the smaller Gram.
+
+    Parameters
+    ----------
+    A : array_like of shape (p, q)
+        Any real matrix.
+    k : int
+        Number of singular triples, ``1 <= k <= min(p, q)``.
+    method : {"lanczos", "dense"}
+        ARPACK with a fixed start vector, or dense.
+
+    Returns
+    -------
+    s : ndarray of shape (k,)
+        Decreasing singular values.
+    U : ndarray of shape (p, k)
+        Left singular vectors.
+    V : ndarray of shape (q, k)
+        Right singular vectors.
     """
     owner = "top_singular"
     A = _matrix(A, "A", owner)
@@ -343,6 +478,24 @@ def top_ck_eigen(F, k: int = 1, *, orientation: str = "feature", method: str = "
     """The k largest eigenvalues of the CK Gram and their eigenvectors ``(values, vectors)``.
 
     Lanczos (``eigsh`` on the implicit Gram ``F^T (F v) / n``, never forming it) or dense.
+
+    Parameters
+    ----------
+    F : array_like of shape (n, N)
+        Features.
+    k : int
+        Number of eigenpairs, at least 1 and at most the Gram's size.
+    orientation : {"feature", "sample"}
+        ``F^T F / n`` (vectors in R^N) or ``F F^T / N`` (vectors in R^n).
+    method : {"lanczos", "dense"}
+        ARPACK with a fixed start vector, or dense.
+
+    Returns
+    -------
+    values : ndarray of shape (k,)
+        Decreasing eigenvalues.
+    vectors : ndarray
+        The eigenvectors as columns.
     """
     owner = "top_ck_eigen"
     check_option(orientation, "orientation", owner, ORIENTATIONS)

@@ -32,7 +32,11 @@ from spikewise._validation import (
     check_scalar,
 )
 from spikewise.conventions import learning_rate
-from spikewise.spectra._activation_apply import backprop_inplace, resolve_activation
+from spikewise.spectra._activation_apply import (
+    activate_inplace,
+    backprop_inplace,
+    resolve_activation,
+)
 from spikewise.spectra.sampling import _check_dtype
 
 __all__ = [
@@ -71,11 +75,22 @@ class LabelPreprocessing:
 
     @classmethod
     def fit(cls, X, y, *, remove=("mean",), linear_fit="centred") -> LabelPreprocessing:
-        """Fit the removal on training inputs ``X`` (n, d) and labels ``y`` (n,).
+        """Fit the removal on training inputs and labels.
 
-        ``remove`` is a subset of ``("mean", "linear")``; ``linear_fit`` is ``"centred"``
-        (``coef = X^T (y - mean) / n``) or ``"raw"`` (``coef = X^T y / n``, GiantStep's
-        choice).
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+            Training inputs.
+        y : array_like of shape (n,)
+            Training labels.
+        remove : str or tuple of str
+            Subset of ``("mean", "linear")``.
+        linear_fit : {"centred", "raw"}
+            ``coef = X^T (y - mean) / n`` or ``coef = X^T y / n`` (GiantStep's choice).
+
+        Returns
+        -------
+        LabelPreprocessing
         """
         owner = "LabelPreprocessing.fit"
         remove = _check_remove(remove, owner)
@@ -89,7 +104,20 @@ class LabelPreprocessing:
         return cls(remove=remove, mean=mean, coef=coef)
 
     def transform(self, X, y) -> np.ndarray:
-        """Apply the fitted removal to labels ``y`` of inputs ``X`` (train or test)."""
+        """Apply the fitted removal to labels ``y`` of inputs ``X`` (train or test).
+
+        Parameters
+        ----------
+        X : array_like of shape (n, d)
+            Inputs of the labels (used for the linear part).
+        y : array_like of shape (n,)
+            Labels.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            ``y - mean - X coef`` (each part only when fitted).
+        """
         X, y = _check_xy(X, y, "LabelPreprocessing.transform")
         out = y - self.mean
         if self.coef is not None:
@@ -137,15 +165,29 @@ def _check_weights(X, W, a, owner, dtype):
 
 
 def network_output(X, *, W, a, activation="relu") -> np.ndarray:
-    """``f(X) = sigma(X W) a / sqrt(N)`` (shape (n,), float64)."""
+    """The network's output ``f(X) = sigma(X W) a / sqrt(N)``.
+
+    Parameters
+    ----------
+    X : array_like of shape (n, d)
+        Inputs (float32 inputs are computed in float32).
+    W : array_like of shape (d, N)
+        First layer (columns are neurons).
+    a : array_like of shape (N,)
+        Second layer.
+    activation : str or Activation
+        Student activation sigma.
+
+    Returns
+    -------
+    ndarray of shape (n,), float64
+    """
     owner = "network_output"
     X = check_array(X, "X", owner, ndim=2, dtype=None)
     dt = X.dtype if X.dtype == np.float32 else np.float64
     X = X.astype(dt, copy=False)
     W, a = _check_weights(X, W, a, owner, dt)
     act = resolve_activation(activation, "activation", owner)
-    from spikewise.spectra._activation_apply import activate_inplace
-
     H = activate_inplace(X @ W, act)
     return (H @ a.astype(dt)).astype(np.float64) / np.sqrt(W.shape[1])
 
@@ -155,6 +197,24 @@ def gradient(X, y, *, W, a, activation="relu") -> np.ndarray:
 
     ``grad_W L = -(1 / (n sqrt(N))) X^T [ ((y - f(X)) a^T) * sigma'(X W) ]``, including the
     network's output f(X) at W. Computed with the fused kernel and one GEMM.
+
+    Parameters
+    ----------
+    X : array_like of shape (n, d)
+        Inputs.
+    y : array_like of shape (n,)
+        Labels.
+    W : array_like of shape (d, N)
+        First layer.
+    a : array_like of shape (N,)
+        Second layer.
+    activation : str or Activation
+        Student activation sigma.
+
+    Returns
+    -------
+    ndarray of shape (d, N)
+        In the dtype of ``X`` (float32 or float64).
     """
     owner = "gradient"
     X, y = _check_xy(X, y, owner, dtype=None)

@@ -79,8 +79,7 @@ with :math:`k = tG - 1` and :math:`\Phi = (\rho + (\psi/\phi)\theta^2k)/(1 + \rh
 *training* inputs :math:`XW_1` carries the extra self-interaction term
 :math:`\eta\mu_1\|a\|^2 \cdot\mathrm{diag}(\|x_i\|^2/n)\, r \approx \eta\mu_1 y/\psi` along
 the labels, with coefficient :math:`\mathbb{E}[\sigma'(Z)^2]` instead of :math:`\mu_1^2`;
-that case is not covered here (a first attempt at it, with :math:`y` treated as independent
-noise beyond its linear part, over-predicted the simulated outlier by 13-25%).
+that case is not covered here (see the theory page ``docs/theory/one_step.rst``).
 
 At finite size the CK prediction also accounts for the growth of every neuron's
 preactivation variance, :math:`\|w_{1,j}\|^2 - \|w_{0,j}\|^2 \approx a_j^2\|U\|^2`
@@ -91,8 +90,7 @@ and :math:`\mu_\star^2` moves likewise; the bulk sees the mean
 :math:`\|a\|^2\|U\|^2\sum_j\hat a_j^4` (three times larger for Gaussian :math:`a`). The
 outlier equation then reads :math:`(\psi/\phi)[(A'/A - 1)k(t) + bG(t)] = 1` with :math:`A, B`
 the bulk's linear and noise coefficients, :math:`A'` the spiked column's and
-:math:`b = (B' - B)/A`. For tanh at :math:`\theta^2 \approx 26`, :math:`N = 1500` this
-lowers the outlier by about 2%. :math:`\mu_0 \ne 0` adds a separate mean outlier
+:math:`b = (B' - B)/A`. :math:`\mu_0 \ne 0` adds a separate mean outlier
 of order :math:`n\mu_0^2` which is not reported.
 """
 
@@ -102,16 +100,18 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from numpy.polynomial.hermite_e import hermegauss
 from scipy.optimize import brentq
 
+from spikewise._gauss import expect
 from spikewise._validation import (
     InvalidParameterError,
     check_array,
     check_option,
     check_scalar,
+    renamed_keywords,
 )
 from spikewise.activations import get_activation
+from spikewise.conventions import Sizes
 
 __all__ = [
     "OneStepValues",
@@ -124,8 +124,6 @@ __all__ = [
 
 _INITS = ("gaussian", "rademacher", "constant")
 _TW1_MEAN = -1.2065335745820  # mean of the Tracy-Widom GOE (beta = 1) law
-_GH_X, _GH_W = hermegauss(200)
-_GH_W = _GH_W / math.sqrt(2.0 * math.pi)
 
 
 # --------------------------------------------------------------------------------------------
@@ -198,7 +196,7 @@ class OneStepSpike:
         The finite-size prediction at ``(n, d, N)`` (None when no size was given).
     params : dict
         The inputs (activation and teacher names, ``psi``, ``phi``, ``eta``, ``noise``,
-        ``init``, sizes, which realized arrays were used), the Hermite data, and
+        ``second_layer``, sizes, which realized arrays were used), the Hermite data, and
         ``ck_has_mean_outlier`` (mu0 != 0: the CK has one more, unreported, mean outlier).
     """
 
@@ -392,9 +390,10 @@ def _ck_outlier(A, B, *, psi, phi, lin_ratio, extra_noise, weight):
 # --------------------------------------------------------------------------------------------
 # Hermite data
 # --------------------------------------------------------------------------------------------
-def _gh(g) -> float:
+def _gh(g, kinks=()) -> float:
+    """``E g(Z)`` by the kink-aware rule of :mod:`spikewise._gauss`."""
     with np.errstate(over="ignore", invalid="ignore"):
-        return float(np.dot(_GH_W, g(_GH_X)))
+        return expect(g, kinks)
 
 
 def _stats(sigma, teacher, noise):
@@ -407,7 +406,11 @@ def _stats(sigma, teacher, noise):
     sp, sm = math.sqrt(1.0 + h), math.sqrt(1.0 - h)
 
     def deriv(g):
-        return (_gh(lambda z: g(sp * z)) - _gh(lambda z: g(sm * z))) / (2.0 * h)
+        # g(s z) has its kinks at k / s
+        return (
+            _gh(lambda z: g(sp * z), [k / sp for k in sigma.kinks])
+            - _gh(lambda z: g(sm * z), [k / sm for k in sigma.kinks])
+        ) / (2.0 * h)
 
     dm = deriv(sigma.d1)
     dv = deriv(lambda x: sigma(x) ** 2)
@@ -419,11 +422,11 @@ def _stats(sigma, teacher, noise):
         "mu1": float(mu[1]),
         "mu2": float(mu[2]),
         "mu_star2": float(sigma.mu_star2),
-        "var_d1": max(_gh(lambda z: sigma.d1(z) ** 2) - float(mu[1]) ** 2, 0.0),
+        "var_d1": max(_gh(lambda z: sigma.d1(z) ** 2, sigma.kinks) - float(mu[1]) ** 2, 0.0),
         "c0": float(c[0]),
         "c1": float(c[1]),
         "Ey2": float(ey2),
-        "Ez2y2": _gh(lambda z: z * z * teacher(z) ** 2) + noise**2,
+        "Ez2y2": _gh(lambda z: z * z * teacher(z) ** 2, teacher.kinks) + noise**2,
     }
 
 
@@ -643,7 +646,7 @@ def _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, 
     noise = check_scalar(noise, "noise", name, lower=0)
     if eta is not None:
         eta = check_scalar(eta, "eta", name, lower=0)
-    init = check_option(init, "init", name, _INITS)
+    init = check_option(init, "second_layer", name, _INITS)
     n = check_scalar(n, "n", name, kind="int", lower=2, allow_none=True)
     st = _stats(sigma, teacher, noise)
     fin = None
@@ -654,8 +657,8 @@ def _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, 
             "passed. Got None instead."
         )
     if n is not None:
-        d = n / psi
-        N = phi * d
+        sizes = Sizes.from_any(n=n, psi=psi, phi=phi, owner=name)
+        d, N = sizes.d, sizes.N
         if N < 2.0 or d < 2.0:
             raise InvalidParameterError(
                 f"The 'n' parameter of {name} must give d = n/psi >= 2 and N = phi d >= 2. "
@@ -706,7 +709,7 @@ def _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, 
         "psi": psi,
         "phi": phi,
         "noise": noise,
-        "init": init,
+        "second_layer": init,
         "n": n,
         "d": None if fin is None else fin.d,
         "N": None if fin is None else fin.N,
@@ -720,8 +723,9 @@ def _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, 
     return st, fin, params, psi, phi, eta
 
 
+@renamed_keywords(sigma="activation", init="second_layer")
 def one_step_spike(
-    sigma,
+    activation,
     teacher,
     *,
     psi,
@@ -729,7 +733,7 @@ def one_step_spike(
     eta,
     noise=0.0,
     n=None,
-    init="gaussian",
+    second_layer="gaussian",
     a=None,
     W0=None,
     X=None,
@@ -746,8 +750,8 @@ def one_step_spike(
 
     Parameters
     ----------
-    sigma : Activation or str
-        Student activation :math:`\sigma`.
+    activation : Activation or str
+        Student activation :math:`\sigma` (old name ``sigma``, deprecated).
     teacher : Activation or str
         Teacher link :math:`\sigma_*`.
     psi, phi : float > 0
@@ -758,8 +762,9 @@ def one_step_spike(
         Label-noise standard deviation.
     n : int, optional
         Number of samples; gives the finite-size prediction.
-    init : {"gaussian", "rademacher", "constant"}
-        Law of the second layer ``a`` (used when ``a`` is not given).
+    second_layer : {"gaussian", "rademacher", "constant"}
+        Law of the second layer ``a`` (used when ``a`` is not given; old name ``init``,
+        deprecated).
     a, W0, X, y, beta : ndarray, optional
         Realized second layer (N,), first layer (d, N), inputs (n, d), labels (n,), teacher
         direction (d,). Each replaces its expectation in the finite-size prediction
@@ -783,7 +788,7 @@ def one_step_spike(
 
     Examples
     --------
-    >>> from spikewise.solvers.one_step import one_step_spike
+    >>> from spikewise.solvers.one_step_theory import one_step_spike
     >>> r = one_step_spike("tanh", "tanh", psi=2.0, phi=1.5, eta=6.0, n=2000)
     >>> r.limit.is_outlier, round(r.limit.top_singular_value, 3)
     (True, 3.186)
@@ -792,16 +797,17 @@ def one_step_spike(
     """
     name = "one_step_spike"
     st, fin, params, psi, phi, eta = _prepare(
-        name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, eta=eta
+        name, activation, teacher, psi, phi, noise, n, second_layer, a, W0, X, y, beta, eta=eta
     )
     limit = _limit_values(st, psi, phi, eta)
     finite = None if fin is None else fin.values(eta)
     return OneStepSpike(limit=limit, finite=finite, params=params)
 
 
+@renamed_keywords(sigma="activation", init="second_layer")
 def critical_learning_rate(
-    sigma, teacher, *, psi, phi, noise=0.0, n=None, init="gaussian", a=None, W0=None, X=None,
-    y=None,
+    activation, teacher, *, psi, phi, noise=0.0, n=None, second_layer="gaussian", a=None,
+    W0=None, X=None, y=None,
 ) -> float:
     r"""BBP threshold :math:`\eta_c` of the one-step spike of :math:`W_1`.
 
@@ -812,8 +818,8 @@ def critical_learning_rate(
     Returns ``inf`` when :math:`\mu_1 = 0` or the label has no energy.
     """
     name = "critical_learning_rate"
-    st, fin, _, psi, phi, _ = _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X,
-                                       y, None)
+    st, fin, _, psi, phi, _ = _prepare(name, activation, teacher, psi, phi, noise, n,
+                                       second_layer, a, W0, X, y, None)
     if fin is None:
         return _eta_c_limit(st, psi, phi)
     return fin.eta_c()
