@@ -42,6 +42,7 @@ from spikewise.solvers.one_step import (
     critical_learning_rate,
     one_step_spike,
 )
+from spikewise.solvers.spiked_rf import SpikedRandomFeatures, SpikedWeights
 from spikewise.solvers.spikes import (
     OutlierPrediction,
     covariance_outliers,
@@ -114,4 +115,7 @@ __all__ = [
     "TwoStepSpike",
     "TwoStepSpikes",
     "two_step_spikes",
+    # the spiked random-feature model (large steps)
+    "SpikedRandomFeatures",
+    "SpikedWeights",
 ]
