@@ -42,7 +42,13 @@ from spikewise.solvers.one_step import (
     critical_learning_rate,
     one_step_spike,
 )
-from spikewise.solvers.spiked_rf import SpikedRandomFeatures, SpikedWeights
+from spikewise.solvers.spiked_rf import (
+    CKOutlier,
+    CKOutliers,
+    SpikedRandomFeatures,
+    SpikedWeights,
+    ck_outliers,
+)
 from spikewise.solvers.spikes import (
     OutlierPrediction,
     covariance_outliers,
@@ -118,4 +124,7 @@ __all__ = [
     # the spiked random-feature model (large steps)
     "SpikedRandomFeatures",
     "SpikedWeights",
+    "CKOutlier",
+    "CKOutliers",
+    "ck_outliers",
 ]

@@ -3,6 +3,14 @@
 See :mod:`spikewise.solvers.spiked_rf.model` for the model, its conventions and interface.
 """
 
+from spikewise.solvers.spiked_rf.ck_outliers import CKOutlier, CKOutliers, ck_outliers
 from spikewise.solvers.spiked_rf.model import SECOND_LAYERS, SpikedRandomFeatures, SpikedWeights
 
-__all__ = ["SECOND_LAYERS", "SpikedRandomFeatures", "SpikedWeights"]
+__all__ = [
+    "SECOND_LAYERS",
+    "SpikedRandomFeatures",
+    "SpikedWeights",
+    "CKOutlier",
+    "CKOutliers",
+    "ck_outliers",
+]
