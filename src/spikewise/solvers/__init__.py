@@ -45,9 +45,11 @@ from spikewise.solvers.one_step import (
 from spikewise.solvers.spiked_rf import (
     CKOutlier,
     CKOutliers,
+    FeatureSpectrum,
     SpikedRandomFeatures,
     SpikedWeights,
     ck_outliers,
+    feature_spectrum,
 )
 from spikewise.solvers.spikes import (
     OutlierPrediction,
@@ -127,4 +129,6 @@ __all__ = [
     "CKOutlier",
     "CKOutliers",
     "ck_outliers",
+    "FeatureSpectrum",
+    "feature_spectrum",
 ]

@@ -5,6 +5,7 @@ See :mod:`spikewise.solvers.spiked_rf.model` for the model, its conventions and 
 
 from spikewise.solvers.spiked_rf.ck_outliers import CKOutlier, CKOutliers, ck_outliers
 from spikewise.solvers.spiked_rf.model import SECOND_LAYERS, SpikedRandomFeatures, SpikedWeights
+from spikewise.solvers.spiked_rf.spectrum import FeatureSpectrum, feature_spectrum
 
 __all__ = [
     "SECOND_LAYERS",
@@ -13,4 +14,6 @@ __all__ = [
     "CKOutlier",
     "CKOutliers",
     "ck_outliers",
+    "FeatureSpectrum",
+    "feature_spectrum",
 ]
