@@ -75,6 +75,16 @@ def test_plain_gaussian_equivalence_is_worse_at_a_giant_step():
     assert fs.ks(ev) < 0.5 * ks_plain
 
 
+def _top_over_seeds(model, d, N, n, *, seeds):
+    """Mean and standard error over seeds of the top eigenvalue of F^T F / n."""
+    tops = []
+    for seed in range(seeds):
+        w = model.weights(d, N, rng=seed)
+        _, F, _ = model.sample(n, w, rng=50 + seed)
+        tops.append(np.linalg.eigvalsh(F.T @ F / n)[-1])
+    return float(np.mean(tops)), float(np.std(tops) / np.sqrt(seeds))
+
+
 @pytest.mark.parametrize("second_layer, act", [("constant", "tanh"), ("gaussian", "tanh"),
                                                ("rademacher", "relu")])
 def test_top_outlier_matches_the_mean_over_seeds(second_layer, act):
@@ -82,13 +92,8 @@ def test_top_outlier_matches_the_mean_over_seeds(second_layer, act):
                                  second_layer=second_layer)
     d, N, n = 150, 225, 450
     fs = feature_spectrum(model, psi=3.0, phi=1.5, N=N, grid=60, kappa_nodes=20, n_types=12)
-    tops = []
-    for seed in range(6):
-        w = model.weights(d, N, rng=seed)
-        _, F, _ = model.sample(n, w, rng=50 + seed)
-        tops.append(np.linalg.eigvalsh(F.T @ F / n)[-1])
-    se = np.std(tops) / np.sqrt(len(tops))
-    assert abs(fs.outliers[0] - np.mean(tops)) < 3.0 * se + 0.005 * fs.outliers[0]
+    mean, se = _top_over_seeds(model, d, N, n, seeds=6)
+    assert abs(fs.outliers[0] - mean) < 3.0 * se + 0.005 * fs.outliers[0]
     assert fs.top_mass(1) == pytest.approx(fs.outliers[0] / fs.trace)
     assert np.all(fs.hermite_overlaps <= 1.0 + 1e-12)
 
@@ -112,13 +117,8 @@ def test_top_outlier_within_one_percent_at_n1000(second_layer, act, strength):
                                  second_layer=second_layer)
     d, N, n = 700, 1050, 2100
     fs = feature_spectrum(model, psi=3.0, phi=1.5, N=N, grid=120, kappa_nodes=24)
-    tops = []
-    for seed in range(10):
-        w = model.weights(d, N, rng=seed)
-        _, F, _ = model.sample(n, w, rng=50 + seed)
-        tops.append(np.linalg.eigvalsh(F.T @ F / n)[-1])
-    se = np.std(tops) / np.sqrt(len(tops))
-    assert abs(fs.outliers[0] / np.mean(tops) - 1.0) < max(0.01, 3.0 * se / np.mean(tops))
+    mean, se = _top_over_seeds(model, d, N, n, seeds=10)
+    assert abs(fs.outliers[0] / mean - 1.0) < max(0.01, 3.0 * se / mean)
 
 
 def test_bad_input():
