@@ -43,13 +43,16 @@ from spikewise.solvers.one_step import (
     one_step_spike,
 )
 from spikewise.solvers.spiked_rf import (
+    AdaptiveKernel,
     CKOutlier,
     CKOutliers,
     FeatureSpectrum,
     SpikedRandomFeatures,
     SpikedWeights,
+    adaptive_kernel,
     ck_outliers,
     feature_spectrum,
+    kernel_matrix,
 )
 from spikewise.solvers.spikes import (
     OutlierPrediction,
@@ -131,4 +134,7 @@ __all__ = [
     "ck_outliers",
     "FeatureSpectrum",
     "feature_spectrum",
+    "AdaptiveKernel",
+    "adaptive_kernel",
+    "kernel_matrix",
 ]

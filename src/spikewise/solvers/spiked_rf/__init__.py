@@ -4,6 +4,7 @@ See :mod:`spikewise.solvers.spiked_rf.model` for the model, its conventions and 
 """
 
 from spikewise.solvers.spiked_rf.ck_outliers import CKOutlier, CKOutliers, ck_outliers
+from spikewise.solvers.spiked_rf.kernel import AdaptiveKernel, adaptive_kernel, kernel_matrix
 from spikewise.solvers.spiked_rf.model import SECOND_LAYERS, SpikedRandomFeatures, SpikedWeights
 from spikewise.solvers.spiked_rf.spectrum import FeatureSpectrum, feature_spectrum
 
@@ -16,4 +17,7 @@ __all__ = [
     "ck_outliers",
     "FeatureSpectrum",
     "feature_spectrum",
+    "AdaptiveKernel",
+    "adaptive_kernel",
+    "kernel_matrix",
 ]
