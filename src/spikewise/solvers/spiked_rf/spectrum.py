@@ -96,7 +96,8 @@ class FeatureSpectrum:
     x, density : ndarray
         Grid and bulk density (mass of the bulk: 1, the outliers carry O(1/N)).
     bulk_edge : float
-        Upper edge of the bulk (last grid point with density above 1e-6 of its maximum).
+        Upper edge of the bulk (density^2 extrapolated to zero past the last grid point
+        with density above 1e-3 of its maximum; the grid is quadratic in x).
     outliers : ndarray
         Predicted outliers (descending), order N.
     hermite_overlaps : ndarray (k, l_max + 1)
@@ -258,6 +259,12 @@ def feature_spectrum(model: SpikedRandomFeatures, *, psi, phi, N, grid=400, n_ty
     mx = float(dens.max())
     above = np.nonzero(dens > 1e-3 * mx)[0]
     edge = float(x[above[-1]]) if above.size else 0.0
+    if above.size >= 2 and above[-1] == above[-2] + 1:
+        # square-root edge: extrapolate density^2 linearly from the last two grid points
+        (x1, x2), (r1, r2) = x[above[-2:]], dens[above[-2:]]
+        if r1 > r2:
+            edge = float(x2 + r2 * r2 * (x2 - x1) / (r1 * r1 - r2 * r2))
+            edge = min(edge, float(x[min(above[-1] + 1, x.size - 1)]))
 
     # outliers from the mean part: Gauss-Hermite types (the tails of a~ matter here)
     ox, ow = model.neuron_law(n_nodes=max(2 * n_types, 48))
