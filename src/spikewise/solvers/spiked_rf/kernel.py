@@ -51,6 +51,7 @@ from spikewise._validation import InvalidParameterError, check_array, check_scal
 from spikewise.solvers.spiked_rf.model import (
     SpikedRandomFeatures,
     _shifted_second_moment,
+    mehler_gram,
     shifted_hermite,
 )
 
@@ -171,11 +172,6 @@ def kernel_matrix(model: SpikedRandomFeatures, X, *, direction, n_types=64):
     shift = model.strength * kappa[:, None] * tx[None, :]
     A = shifted_hermite(model.activation, a, shift, model.l_max, owner=owner)
     rho = (X @ X.T) / np.outer(norms, norms)
-    fact = factorials(model.l_max)
-    K = np.zeros((n, n))
-    rho_l = np.ones((n, n))
-    for ell in range(model.l_max + 1):
-        K += fact[ell] * ((A[ell] * tw) @ A[ell].T) * rho_l
-        rho_l *= rho
+    K = mehler_gram(A, tw, rho)
     np.fill_diagonal(K, _shifted_second_moment(model.activation, a, shift, owner=owner) @ tw)
     return K

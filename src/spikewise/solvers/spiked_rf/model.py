@@ -206,6 +206,23 @@ def _shifted_second_moment(act, s, m, *, owner):
     return out.reshape(s.shape)
 
 
+def mehler_gram(A, weights, rho):
+    r""":math:`\sum_l l!\,(A_l\,\mathrm{diag}(w)\,A_l^\top)\circ\rho^{\circ l}`.
+
+    ``A`` (L+1, m, Q) holds the conditional Hermite coefficients of ``m`` units at ``Q``
+    quadrature nodes of weights ``w``, ``rho`` (m, m) their correlations: Mehler's formula for
+    :math:`\mathbb E[\varphi_j\varphi_k]` averaged over the nodes (neurons given the spike
+    coordinate, or inputs given the neuron type). The diagonal is left to the caller.
+    """
+    fact = factorials(A.shape[0] - 1)
+    out = np.zeros_like(rho)
+    rho_l = np.ones_like(rho)
+    for ell in range(A.shape[0]):
+        out += fact[ell] * ((A[ell] * weights) @ A[ell].T) * rho_l
+        rho_l = rho_l * rho
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class SpikedWeights:
     r"""A realized first layer of the spiked random-feature model.
@@ -511,13 +528,7 @@ class SpikedRandomFeatures:
         owner = "SpikedRandomFeatures.population_covariance"
         self._check_weights(weights, owner)
         A, c, s, rho, _, kx, kw = self._conditional_coefficients(weights, owner)
-        fact = factorials(self.l_max)
-        Sigma = np.zeros_like(rho)
-        rho_l = np.ones_like(rho)
-        for ell in range(self.l_max + 1):
-            Al = A[ell]
-            Sigma += fact[ell] * ((Al * kw) @ Al.T) * rho_l
-            rho_l = rho_l * rho
+        Sigma = mehler_gram(A, kw, rho)
         diag = _shifted_second_moment(self.activation, s[:, None], c[:, None] * kx[None, :],
                                       owner=owner) @ kw
         np.fill_diagonal(Sigma, diag)
