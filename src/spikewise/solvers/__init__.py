@@ -46,6 +46,18 @@ from spikewise.solvers.one_step_theory import (
     critical_learning_rate,
     one_step_spike,
 )
+from spikewise.solvers.spiked_rf import (
+    AdaptiveKernel,
+    CKOutlier,
+    CKOutliers,
+    FeatureSpectrum,
+    SpikedRandomFeatures,
+    SpikedWeights,
+    adaptive_kernel,
+    ck_outliers,
+    feature_spectrum,
+    kernel_matrix,
+)
 from spikewise.solvers.spikes import (
     OutlierPrediction,
     covariance_outliers,
@@ -118,6 +130,17 @@ __all__ = [
     "TwoStepSpike",
     "TwoStepSpikes",
     "two_step_spikes",
+    # the spiked random-feature model (large steps)
+    "SpikedRandomFeatures",
+    "SpikedWeights",
+    "CKOutlier",
+    "CKOutliers",
+    "ck_outliers",
+    "FeatureSpectrum",
+    "feature_spectrum",
+    "AdaptiveKernel",
+    "adaptive_kernel",
+    "kernel_matrix",
 ]
 
 

@@ -552,16 +552,11 @@ class _Finite:
         # CK: the step grows every neuron's preactivation variance by a_j^2 ||U||^2, which
         # shifts its Hermite data (heat equation): bulk by the mean, spike column by the
         # a-weighted mean (sum_j a_hat_j^2 a_j^2 = alpha^2 sum a_hat^4).
-        u2 = eta**2 * mu1**2 * self._v2()
-        dbar = al2 * u2 / N
-        da = al2 * self.s4 * u2
         if mu1 != 0.0:
-            m_a = mu1 + st["dmu1"] * da
-            A = (mu1**2 + 2.0 * mu1 * st["dmu1"] * dbar) * scale
-            B = st["mu_star2"] + st["dmu_star2"] * dbar
+            m_a, A, B, B_spike = self.ck_coefficients(eta, scale)
             ck_out, ck_pos, ck_edge, ck_ov = _ck_outlier(
                 A, max(B, 0.0), psi=psi, phi=phi_b, lin_ratio=tau2 * m_a**2 / A,
-                extra_noise=st["dmu_star2"] * (da - dbar) / A, weight=m_a**2 * beta_h2 / A**2,
+                extra_noise=(B_spike - B) / A, weight=m_a**2 * beta_h2 / A**2,
             )
         else:
             ck_out, ck_pos, ck_edge, ck_ov = ck_test_outlier(
@@ -583,6 +578,23 @@ class _Finite:
             ck_outlier=ck_pos,
             ck_overlap_beta=ck_ov,
         )
+
+    def ck_coefficients(self, eta, scale, shift2=None):
+        """``(m_a, A, B, B_spike)``: the spiked column's linear coefficient, the bulk's linear
+        and noise coefficients and the spiked column's noise coefficient of the CK's
+        Gaussian equivalent (heat-equation shifts of the neurons' Hermite data).
+
+        ``shift2`` is the mean square of the inputs' projection on ``X^T r / n`` (default
+        its squared norm: fresh inputs)."""
+        st = self.st
+        mu1 = st["mu1"]
+        u2 = eta**2 * mu1**2 * (self._v2() if shift2 is None else shift2)
+        dbar = self.alpha2 * u2 / self.N
+        da = self.alpha2 * self.s4 * u2
+        m_a = mu1 + st["dmu1"] * da
+        A = (mu1**2 + 2.0 * mu1 * st["dmu1"] * dbar) * scale
+        B = st["mu_star2"] + st["dmu_star2"] * dbar
+        return m_a, A, B, B + st["dmu_star2"] * (da - dbar)
 
     def _v2(self):
         st = self.st

@@ -1,0 +1,533 @@
+r"""The learned outlier of the conjugate kernel after one step, on fresh and on training inputs.
+
+Convention (:mod:`spikewise.solvers.one_step_theory`): ``F = sigma(X W_1)`` (n x N), Gram
+:math:`K = FF^\top/N` (the ``"sample"`` orientation), :math:`W_1` from one step
+:math:`\eta = \eta_0N^\alpha` on the batch ``(X, y)``; ``inputs="fresh"`` evaluates the
+features on independent inputs :math:`\tilde X`, ``inputs="train"`` on the step's own batch.
+
+Model
+-----
+Rotate the neurons so that :math:`\hat a = a/\|a\|` is the first axis: :math:`W_1 \cong [h, B]`
+with :math:`h = W_1\hat a` the spiked column (:func:`~spikewise.solvers.one_step_theory.one_step_spike`)
+and :math:`B` an independent :math:`d\times(N-1)` Gaussian matrix. With the Gaussian
+equivalent of the features (Ba et al. 2022) and the inputs' eigen-decomposition
+:math:`XX^\top/d = \sum_k \ell_k u_ku_k^\top` (:math:`n` directions, :math:`n - d` of them at
+0 when :math:`n > d`),
+
+.. math:: K = K_B + ff^\top/N, \qquad K_B \text{ a sample covariance of } N-1 \text{ columns of
+   population } \Sigma = A\,XX^\top/d + B, \qquad f = v + \sqrt{B'}z,
+
+where :math:`v \in \mathbb R^n` is the spiked column's deterministic part:
+
+* fresh inputs: :math:`v = m\,\tilde Xh`;
+* training inputs: :math:`v = m\,Xh + c_{\rm self}\,\mathrm{diag}(\|x_i\|^2/n)\,r`, where
+  :math:`r = y - f_0(X)` is the residual of the step. The extra term is the
+  **self-interaction**: the step moved neuron :math:`j` on sample :math:`i` by
+  :math:`\eta a_j r_i\sigma'(h_{ij})\|x_i\|^2/n`, and on that same sample the feature responds
+  with :math:`\sigma'(h_{ij})`, so the spiked column gains
+  :math:`\|a\|\eta\,\mathbb E[\sigma'(Z)^2]\,r_i\|x_i\|^2/n` of which the Gaussian equivalent
+  :math:`m\,Xh` only carries :math:`m\mu_1` (:math:`c_{\rm self} = \|a\|\eta(\mathbb E\sigma'^2
+  - m\mu_1)`). Since :math:`h` contains :math:`\eta\mu_1\|a\|X^\top r/n`, the training spike
+  is :math:`P(XX^\top/d)\,r` with :math:`P(\ell) = (m\,\mathrm{lab}\,\ell + c_{\rm self})/\psi`
+  (plus the :math:`W_0` part :math:`m\,\mathrm{lin}\,Xg`): it is aligned with the *labels*
+  and amplified by the top of the inputs' spectrum.
+
+:math:`A, B` (bulk), :math:`m` and :math:`B'` (spiked column) are the Hermite data of the
+neurons after the step, :math:`\mathrm{lin}`, :math:`\mathrm{lab}` the coefficients of
+:math:`h = \mathrm{lin}\,g + \mathrm{lab}\,X^\top r/n` (finite-size bookkeeping of
+:mod:`~spikewise.solvers.one_step_theory`; :math:`A = \mu_1^2`, :math:`B = B' = \mu_\star^2`,
+:math:`m = \mu_1`, :math:`\mathrm{lin} = 1`, :math:`\mathrm{lab} = \eta\mu_1` in the limit).
+
+Outlier equation
+----------------
+A rank-one update: :math:`\lambda \notin \mathrm{spec}(K_B)` is an eigenvalue of :math:`K` iff
+:math:`f^\top(\lambda - K_B)^{-1}f/N = 1`, with eigenvector
+:math:`\propto(\lambda - K_B)^{-1}f`. The deterministic equivalent of the resolvent of a sample
+covariance, :math:`(\lambda - K_B)^{-1} \simeq \tau(x - \Sigma)^{-1}` with
+:math:`x = \lambda\tau` and :math:`1/\tau = 1 + \frac1{N-1}\mathrm{tr}\,\Sigma(x - \Sigma)^{-1}`
+(Silverstein's equation), turns it, with :math:`x = At + B`, :math:`\varepsilon = B/A`,
+:math:`r_N = n/(N-1)`,
+:math:`G(t) = \frac1n\sum_k\frac{1}{t - \ell_k}`, :math:`S_w(t) = \frac1n\sum_k
+\frac{w_k}{t - \ell_k}` (:math:`w_k = (u_k^\top v)^2`), into
+
+.. math:: \rho(t) = r_N\big((t + \varepsilon)G(t) - 1\big),\quad
+   \lambda(t) = A(t + \varepsilon)(1 + \rho(t)),\quad
+   g(t) = \frac{r_N\,(S_w(t) + B'G(t))}{A\,(1 + \rho(t))} = 1.
+
+The bulk edge is :math:`\lambda(t_*)`, :math:`\lambda'(t_*) = 0`; an outlier exists iff
+:math:`g(t_*) > 1`. The squared overlap of its eigenvector with a unit vector :math:`e` is
+:math:`\big(\sum_k\frac{(u_k^\top e)(u_k^\top v)}{t - \ell_k}\big)^2 / \big(A^2(1+\rho)^2
+(N-1)(-g'(t))/\lambda'(t)\big)`. For the fresh inputs with the Marchenko--Pastur law of
+:math:`\ell` (ratio :math:`\psi`) and :math:`w_k = m^2\|h\|^2\ell_k` this is
+:func:`~spikewise.solvers.one_step_theory.ck_test_outlier`'s equation.
+
+Three predictions, as in :func:`~spikewise.solvers.one_step_theory.one_step_spike`:
+
+* ``limit``: the proportional limit, :math:`\ell` Marchenko--Pastur and
+  :math:`(u_k^\top r)^2 \simeq c_1^2\ell_k + \mathbb E r^2 - c_1^2`,
+  :math:`(u_k^\top X\beta)^2 \simeq \ell_k` (closed forms through :math:`G`);
+* ``finite``: the same at :math:`(n, d, N)` with the finite-size corrections of ``one_step``;
+* ``draw``: conditional on the realized ``a, W0, X, y, beta`` (and, for fresh inputs, on the
+  realized fresh inputs ``X_ck`` when given): the eigenvalues :math:`\ell_k` and the weights
+  :math:`w_k` are those of the realization. The outlier of a *fresh* batch fluctuates by about
+  3% from one batch to the next at the demo's size (the norm :math:`\|\tilde Xh\|^2` is a
+  chi-square with :math:`n` degrees of freedom); conditioning on ``X_ck`` removes it.
+
+Validity: the self-interaction is kept to first order in :math:`\eta a_j`, i.e. for a
+spike strength :math:`t = \eta\mu_1\sqrt{q/N} \ll 1` (Ba et al.'s regime and moderately large
+steps); at the maximal rate the features are non-linear in the spike coordinate (see
+:class:`~spikewise.solvers.spiked_rf.SpikedRandomFeatures`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.optimize import brentq
+
+from spikewise._gauss import normal_rule, product_rule
+from spikewise._validation import InvalidParameterError, check_array, check_option, check_scalar
+from spikewise.activations import get_activation
+from spikewise.conventions import learning_rate
+from spikewise.solvers.one_step_theory import _mp_cauchy, _mp_cauchy_d, _prepare
+
+__all__ = ["CKOutlier", "CKOutliers", "ck_outliers"]
+
+_INPUTS = ("fresh", "train")
+
+
+@dataclass(frozen=True)
+class CKOutlier:
+    """The learned outlier of :math:`FF^\\top/N`.
+
+    Attributes
+    ----------
+    is_outlier : bool
+    position : float
+        The outlier (the bulk edge when there is none).
+    bulk_edge : float
+        Upper edge of the bulk.
+    overlap_beta : float
+        Squared overlap of its eigenvector with :math:`X\\beta/\\|X\\beta\\|` (0 without
+        outlier).
+    """
+
+    is_outlier: bool
+    position: float
+    bulk_edge: float
+    overlap_beta: float
+
+
+@dataclass(frozen=True)
+class CKOutliers:
+    """Predictions of the CK outlier: limit, finite size and conditional on this draw.
+
+    Attributes
+    ----------
+    inputs : {"fresh", "train"}
+    limit : CKOutlier
+    finite : CKOutlier or None
+        At ``(n, d, N)`` (None without ``n``).
+    draw : CKOutlier or None
+        Conditional on the realized arrays (None when none were given).
+    params : dict
+    """
+
+    inputs: str
+    limit: CKOutlier
+    finite: CKOutlier | None
+    draw: CKOutlier | None
+    params: dict = field(default_factory=dict)
+
+    def best(self) -> CKOutlier:
+        """The most conditional prediction available."""
+        return self.draw or self.finite or self.limit
+
+    def as_dict(self) -> dict:
+        return {"inputs": self.inputs, "limit": asdict(self.limit),
+                "finite": None if self.finite is None else asdict(self.finite),
+                "draw": None if self.draw is None else asdict(self.draw),
+                "params": dict(self.params)}
+
+
+# --------------------------------------------------------------------------------------------
+# Spectral sums over the eigenvalues of X X^T / d
+# --------------------------------------------------------------------------------------------
+class _MPSums:
+    r"""Sums for the Marchenko--Pastur law (ratio ``c = psi``) and polynomial weights.
+
+    ``w(ell) = sum_p w_p ell^p`` and ``e(ell) = sum_p e_p ell^p`` (p <= 3); with
+    :math:`I_p(t) = \int \ell^p/(t - \ell)\,d\mu = tI_{p-1} - M_{p-1}` (moments
+    :math:`M_0 = M_1 = 1`, :math:`M_2 = 1 + c`).
+    """
+
+    def __init__(self, c, w, e, n):
+        self.c, self.n = float(c), float(n)
+        self.w = np.asarray(w, float)
+        self.e = np.asarray(e, float)
+        self.ell_max = (1.0 + math.sqrt(self.c)) ** 2
+        self.moments = (1.0, 1.0, 1.0 + self.c)
+
+    def _I(self, t):
+        g, gp = _mp_cauchy(t, self.c), _mp_cauchy_d(t, self.c)
+        val, der = [g], [gp]
+        for p in range(1, 4):
+            val.append(t * val[-1] - self.moments[p - 1])
+            der.append(val[-2] + t * der[-1])
+        return np.array(val), np.array(der)
+
+    def __call__(self, t):
+        val, der = self._I(t)
+        k = len(self.w)
+        return (val[0], der[0], float(self.w @ val[:k]), float(self.w @ der[:k]),
+                math.sqrt(self.n) * float(self.e @ val[:len(self.e)]))
+
+
+class _DiscreteSums:
+    """Sums over realized eigenvalues ``ell`` (multiplicities ``mult``, total n)."""
+
+    def __init__(self, ell, mult, w, ev):
+        self.ell = np.asarray(ell, float)
+        self.mult = np.asarray(mult, float)
+        self.w = np.asarray(w, float)
+        self.ev = np.asarray(ev, float)
+        self.n = float(self.mult.sum())
+        self.ell_max = float(self.ell.max())
+
+    def __call__(self, t):
+        inv = 1.0 / (t - self.ell)
+        inv2 = inv * inv
+        return (float(self.mult @ inv) / self.n, -float(self.mult @ inv2) / self.n,
+                float(self.w @ inv) / self.n, -float(self.w @ inv2) / self.n,
+                float(self.ev @ inv))
+
+
+def _solve(sums, *, A, B, B_spike, N_b) -> CKOutlier:
+    """Outlier of ``K_B + f f^T / N`` (module docstring) for the spectral sums ``sums``."""
+    r = sums.n / N_b
+    eps = B / A
+
+    def parts(t):
+        G, Gp, Sw, Swp, Se = sums(t)
+        rho = r * ((t + eps) * G - 1.0)
+        rhop = r * (G + (t + eps) * Gp)
+        lam = A * (t + eps) * (1.0 + rho)
+        lamp = A * ((1.0 + rho) + (t + eps) * rhop)
+        num = r * (Sw + B_spike * G)
+        nump = r * (Swp + B_spike * Gp)
+        g = num / (A * (1.0 + rho))
+        gp = (nump * (1.0 + rho) - num * rhop) / (A * (1.0 + rho) ** 2)
+        return lam, lamp, g, gp, Se, rho
+
+    tp = sums.ell_max
+    lo = tp + 1e-12 * max(1.0, tp) + 1e-14
+    if parts(lo)[1] >= 0.0:
+        ts = lo
+    else:
+        hi = tp + 1.0
+        while parts(hi)[1] <= 0.0:
+            hi = tp + 2.0 * (hi - tp)
+        ts = brentq(lambda t: parts(t)[1], lo, hi, xtol=1e-15, rtol=1e-15, maxiter=500)
+    edge = parts(ts)[0]
+    # g = 1 identically when the spiked column is a bulk column (no step): no outlier
+    if parts(ts)[2] <= 1.0 + 1e-10:
+        return CKOutlier(False, float(edge), float(edge), 0.0)
+    hi = ts + 1.0
+    while parts(hi)[2] > 1.0:
+        hi = ts + 2.0 * (hi - ts)
+    t0 = brentq(lambda t: parts(t)[2] - 1.0, ts, hi, xtol=1e-15, rtol=1e-15, maxiter=500)
+    lam, lamp, _, gp, Se, rho = parts(t0)
+    ov = (Se / (A * (1.0 + rho))) ** 2 / (N_b * (-gp) / lamp)
+    return CKOutlier(True, float(lam), float(edge), float(min(max(ov, 0.0), 1.0)))
+
+
+def _realized_sums(Xs, vec, e, extra_lin):
+    """Spectral sums of the realized inputs ``Xs`` (n, d) for the spike vector ``vec``.
+
+    ``extra_lin`` adds an isotropic part ``extra_lin * ell_k`` to the weights (noise of ``h``
+    that the realization does not carry); ``e`` is the unit vector of the overlap.
+    """
+    n, d = Xs.shape
+    lam, V = np.linalg.eigh(Xs.T @ Xs)
+    lam = np.maximum(lam, 0.0)
+    keep = lam > 1e-10 * lam.max()
+    lam, V = lam[keep], V[:, keep]
+    s = np.sqrt(lam)
+    cv = (V.T @ (Xs.T @ vec)) / s  # u_k^T vec
+    ce = (V.T @ (Xs.T @ e)) / s
+    ell = lam / d
+    w = cv**2 + extra_lin * ell
+    ev = cv * ce
+    rest = n - ell.size
+    if rest > 0:
+        ell = np.append(ell, 0.0)
+        w = np.append(w, max(float(vec @ vec) - float(cv @ cv), 0.0))
+        ev = np.append(ev, float(vec @ e) - float(cv @ ce))
+        mult = np.append(np.ones(lam.size), float(rest))
+    else:
+        mult = np.ones(lam.size)
+    return _DiscreteSums(ell, mult, w, ev)
+
+
+# --------------------------------------------------------------------------------------------
+# Public entry point
+# --------------------------------------------------------------------------------------------
+def ck_outliers(activation, teacher, *, psi, phi, eta0, alpha=0.0, inputs="fresh", noise=0.0,
+                n=None, second_layer="gaussian", a=None, W0=None, X=None, y=None, beta=None,
+                X_ck=None) -> CKOutliers:
+    r"""Predict the learned outlier of the conjugate kernel :math:`FF^\top/N` after one step.
+
+    See the module docstring for the model (the spiked column, the self-interaction on the
+    training inputs) and the outlier equation.
+
+    Parameters
+    ----------
+    activation, teacher : Activation or str
+        Student activation :math:`\sigma` and teacher link :math:`\sigma_\star`.
+    psi, phi : float > 0
+        :math:`n/d`, :math:`N/d`.
+    eta0, alpha : float
+        Learning rate :math:`\eta = \eta_0N^\alpha` (:func:`spikewise.conventions.
+        learning_rate`); ``alpha`` must be 0 without ``n`` (no width in the limit).
+    inputs : {"fresh", "train"}
+        Features on independent inputs or on the batch of the step.
+    noise : float >= 0
+        Label-noise standard deviation.
+    n : int, optional
+        Number of samples: gives the finite-size prediction (:math:`d = n/\psi`,
+        :math:`N = \phi d`).
+    second_layer : {"gaussian", "rademacher", "constant"}
+        Law of :math:`a` when ``a`` is not given.
+    a, W0, X, y, beta : ndarray, optional
+        The realization (as in :func:`~spikewise.solvers.one_step_theory.one_step_spike`); ``a``,
+        ``W0``, ``X`` and ``y`` together give the ``draw`` prediction.
+    X_ck : ndarray (n, d), optional
+        The fresh inputs of the features (``inputs="fresh"``): the draw prediction is then
+        conditional on them too.
+
+    Returns
+    -------
+    CKOutliers
+
+    References
+    ----------
+    J. Ba et al., NeurIPS 2022 (Gaussian equivalent of the features after one step);
+    J. W. Silverstein, Z. D. Bai, J. Multivariate Anal. 1995 (resolvent of a sample covariance);
+    Y. Dandi, L. Pesce, L. Zdeborová, F. Krzakala, 2024 (features after a large step).
+
+    Examples
+    --------
+    >>> from spikewise.solvers import ck_outliers
+    >>> r = ck_outliers("tanh", "tanh", psi=2.0, phi=1.5, eta0=5.0, inputs="train", n=1600)
+    >>> r.finite.is_outlier
+    True
+    """
+    owner = "ck_outliers"
+    inputs = check_option(inputs, "inputs", owner, _INPUTS)
+    second_layer = check_option(second_layer, "second_layer", owner,
+                                ("gaussian", "rademacher", "constant"))
+    alpha = check_scalar(alpha, "alpha", owner, lower=0.0, upper=0.5)
+    eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
+    if n is None and alpha != 0.0:
+        raise InvalidParameterError(
+            f"The 'alpha' parameter of {owner} must be 0 when 'n' is not given (the limit has "
+            f"no width). Got {alpha!r} instead."
+        )
+    if X_ck is not None and inputs != "fresh":
+        raise InvalidParameterError(
+            f"The 'X_ck' parameter of {owner} is for inputs='fresh' only. Got inputs={inputs!r}."
+        )
+    st, fin, params, psi, phi, _ = _prepare(owner, activation, teacher, psi, phi, noise, n,
+                                            second_layer, None, None, None, None, None)
+    eta = eta0 if n is None else learning_rate(eta0, N=max(int(round(fin.N)), 1), alpha=alpha)
+    params = {**params, "eta": eta, "eta0": eta0, "alpha": alpha, "inputs": inputs}
+    if st["mu1"] == 0.0:
+        raise InvalidParameterError(
+            f"The 'activation' parameter of {owner} must have a linear component (mu_1 != 0) "
+            "for a learned CK outlier. Got mu_1 = 0."
+        )
+    limit = _limit(st, psi, phi, eta, inputs)
+    models = dict(act=get_activation(activation), teacher=get_activation(teacher),
+                  noise=float(noise), second_layer=second_layer)
+    finite = None if fin is None else _finite(fin, eta, inputs, draw=False, **models)
+    draw = None
+    if any(arr is not None for arr in (a, W0, X, y, beta, X_ck)):
+        if n is None or a is None or W0 is None or X is None or y is None:
+            raise InvalidParameterError(
+                f"The 'a', 'W0', 'X', 'y' and 'n' parameters of {owner} must be given together "
+                "for the conditional (draw) prediction."
+            )
+        _, fin_d, _, _, _, _ = _prepare(owner, activation, teacher, psi, phi, noise, n,
+                                        second_layer, a, W0, X, y, beta)
+        if X_ck is not None:
+            X_ck = check_array(X_ck, "X_ck", owner, ndim=2, shape=(None, int(fin_d.d)))
+        draw = _finite(fin_d, eta, inputs, draw=True, a=np.asarray(a, float), X=X, y=y,
+                       X_ck=X_ck, **models)
+    return CKOutliers(inputs=inputs, limit=limit, finite=finite, draw=draw, params=params)
+
+
+def _limit(st, psi, phi, eta, inputs):
+    mu1, ms2, c1, ey2 = st["mu1"], st["mu_star2"], st["c1"], st["Ey2"]
+    A = mu1 * mu1
+    if inputs == "fresh":
+        th2 = eta**2 * mu1**2 * (c1**2 + ey2 / psi)
+        bh = abs(eta * mu1 * c1)  # |beta . h| = eta mu1 c1 in the limit
+        sums = _MPSums(psi, [0.0, A * (1.0 + th2)], [0.0, abs(mu1) * bh], 1.0)
+    else:
+        ed2 = st["var_d1"] + mu1 * mu1  # E sigma'(Z)^2
+        P0, P1 = eta * (ed2 - mu1 * mu1) / psi, eta * mu1 * mu1 / psi  # P(ell) = P0 + P1 ell
+        w, e = _train_weights(A, P0, P1, c1, ey2, 0.0)
+        sums = _MPSums(psi, w, e, 1.0)
+    return _solve(sums, A=A, B=ms2, B_spike=ms2, N_b=phi / psi)
+
+
+def _train_weights(lin2_m2, P0, P1, c1, er2, bg_term):
+    """Polynomial weights of the training spike (module docstring): ``w(ell)`` and ``e(ell)``.
+
+    ``w = lin2_m2 ell + (P0 + P1 ell)^2 (c1^2 ell + er2 - c1^2)``, ``e = c1 ell P(ell) +
+    bg_term ell``.
+    """
+    rest = er2 - c1 * c1
+    w = [P0 * P0 * rest,
+         lin2_m2 + P0 * P0 * c1 * c1 + 2.0 * P0 * P1 * rest,
+         2.0 * P0 * P1 * c1 * c1 + P1 * P1 * rest,
+         P1 * P1 * c1 * c1]
+    e = [0.0, c1 * P0 + bg_term, c1 * P1]
+    return w, e
+
+
+def _finite(fin, eta, inputs, *, act, teacher, noise, second_layer, draw, a=None, X=None,
+            y=None, X_ck=None):
+    st = fin.st
+    n, d, N = fin.n, fin.d, fin.N
+    mu1 = st["mu1"]
+    tau2, scale = fin._raw(eta)
+    shift2 = None
+    if inputs == "train":
+        # a training input's projection on X^T r / n carries its own label (x_i.x_i r_i / n):
+        # mean square (1/n) |X X^T r / n|^2, larger than the fresh |X^T r / n|^2
+        if draw:
+            shift2 = float(np.mean((X @ fin.v) ** 2))
+        else:
+            c1, er2, psi_ = st["c1"], fin.er2, fin.psi
+            shift2 = c1**2 + er2 / psi_ + er2 / psi_**2 + 2.0 * c1**2 / psi_
+    m, A, B, B_spike = fin.ck_coefficients(eta, scale, shift2)
+    B = max(B, 0.0)
+    B_spike = max(B_spike, 0.0)
+    al = math.sqrt(fin.alpha2)
+    lin = 1.0 - eta * mu1**2 / math.sqrt(N) * fin.alpha2
+    lab = al * eta * mu1
+    v2 = fin._v2()
+    # the isotropic rest of ||h||^2 beyond lin g + lab X^T r / n (noise terms of one_step)
+    h_main2 = lin**2 * fin.gamma + lab**2 * v2
+    if draw:
+        h_vec = lin * fin.g + lab * fin.v
+        h_main2 = float(h_vec @ h_vec)
+    extra = max(tau2 - h_main2, 0.0)
+    N_b = N - 1.0
+    beta = fin.beta
+    if inputs == "fresh":
+        if draw and X_ck is not None:
+            vec = m * (X_ck @ h_vec)
+            xb = X_ck @ beta if beta is not None else np.zeros(X_ck.shape[0])
+            e = xb / max(float(np.linalg.norm(xb)), 1e-300)
+            sums = _realized_sums(X_ck, vec, e, m * m * extra)
+            return _solve(sums, A=A, B=B, B_spike=B_spike, N_b=N_b)
+        if draw and beta is not None:
+            bh = abs(float(beta @ h_vec))
+        else:
+            bh = math.sqrt(lab**2 * st["c1"] ** 2 + lin**2 * fin.gamma / d)
+        sums = _MPSums(fin.psi, [0.0, m * m * tau2], [0.0, abs(m) * bh], n)
+        return _solve(sums, A=A, B=B, B_spike=B_spike, N_b=N_b)
+    if draw:
+        r = y - st["mu0"] * fin.A / math.sqrt(N)
+        rho = np.einsum("ij,ij->i", X, X) / n
+        s_proj = X @ fin.v - rho * r  # x_i . xi_{-i}
+        a_hat = a / al
+        M, L = _column_response(act, eta * a, a_hat, a_hat * a_hat, s_proj, rho * r, mu1)
+        vec = M + lin * L * (X @ fin.g)
+        xb = X @ beta if beta is not None else np.zeros(X.shape[0])
+        e = xb / max(float(np.linalg.norm(xb)), 1e-300)
+        sums = _realized_sums(X, vec, e, m * m * extra)
+        return _solve(sums, A=A, B=B, B_spike=B_spike, N_b=N_b)
+    w, e = _train_law_weights(act, teacher, noise, second_layer, fin, eta, m, lin, extra)
+    return _solve(_MPSums(fin.psi, w, e, n), A=A, B=B, B_spike=B_spike, N_b=N_b)
+
+
+def _column_response(act, b, wM, wL, s, r_self, mu1, *, block=256):
+    r"""The spiked column on training inputs, exactly in the neurons' shifts.
+
+    Row :math:`i`, neuron :math:`j`: the pre-activation after the step is
+    :math:`h + b_j(\mu_1 s_i + r'_i\sigma'(h))` (:math:`b_j = \eta a_j`,
+    :math:`r'_i = r_i\|x_i\|^2/n`, :math:`h` the initial pre-activation). Returns
+    :math:`M_i = \sum_j\hat a_j\mathbb E_h\sigma(\cdot)` and
+    :math:`L_i = \sum_j\hat a_j^2\mathbb E_h[\sigma(\cdot)h]` (the coefficient of the
+    column's :math:`W_0` part :math:`x_i^\top W_0\hat a`, by Stein's lemma); ``wM`` and
+    ``wL`` are the weights :math:`\hat a_j` and :math:`\hat a_j^2` (or their quadrature).
+    """
+    x, w = normal_rule(act.kinks, nodes=None if not act.kinks else 8)
+    keep = w > 1e-17
+    x, w = np.asarray(x)[keep], np.asarray(w)[keep]
+    d1 = act.d1(x)
+    M = np.zeros(s.size)
+    L = np.zeros(s.size)
+    for i in range(0, s.size, block):
+        base = mu1 * s[i:i + block, None] * b[None, :]
+        rb = r_self[i:i + block, None] * b[None, :]
+        for xq, wq, dq in zip(x, w, d1, strict=True):
+            val = act(xq + base + rb * dq)
+            M[i:i + block] += wq * (val @ wM)
+            L[i:i + block] += wq * xq * (val @ wL)
+    return M, L
+
+
+def _train_law_weights(act, teacher, noise, second_layer, fin, eta, m, lin, extra):
+    r"""Polynomial weights of the training spike at finite size, averaged over the draw.
+
+    The column response :func:`_column_response` is evaluated on the joint law of
+    :math:`(s_i, r_i)` (:math:`s = c_1z + \sqrt{v_2 - c_1^2}\,\zeta`,
+    :math:`r = \sigma_\star(z) + \text{noise} - \bar r`, :math:`\|x_i\|^2/n = 1/\psi`) and
+    regressed on :math:`(s, r)`: :math:`M = \alpha_s s + \alpha_r r + \epsilon`. Since
+    :math:`s = XX^\top r/n - r/\psi`, the spike's linear part is :math:`P(XX^\top/d)\,r`
+    with :math:`P(\ell) = (\alpha_s\ell + \alpha_r\psi - \alpha_s)/\psi`; the rest
+    :math:`\epsilon` is spread isotropically.
+    """
+    st = fin.st
+    psi, N = fin.psi, fin.N
+    c1, er2 = st["c1"], fin.er2
+    dim = 3 if noise > 0 else 2
+    pts, pw = product_rule(dim, teacher.kinks, nodes=None if teacher.kinks else 24)
+    pts, pw = np.asarray(pts), np.asarray(pw)
+    keep = pw > 1e-14
+    pts, pw = pts[keep], pw[keep]
+    z, zeta = pts[:, 0], pts[:, 1]
+    r = teacher(z) + (noise * pts[:, 2] if dim == 3 else 0.0) - (st["c0"] - fin.rbar)
+    sd = math.sqrt(max(fin._v2() - c1 * c1, 0.0))
+    s = c1 * z + sd * zeta
+    a_x, a_w = _neuron_nodes(second_layer, N)
+    b = eta * a_x / math.sqrt(N)
+    # sum_j a_hat_j f(a_j) = sqrt(N) E[a~ f(a~)], sum_j a_hat_j^2 f(a_j) = E[a~^2 f(a~)]
+    M, L = _column_response(act, b, math.sqrt(N) * a_x * a_w, a_x * a_x * a_w, s, r / psi,
+                            st["mu1"])
+    design = np.column_stack([s, r])
+    gram = design.T @ (design * pw[:, None])
+    coef = np.linalg.solve(gram, design.T @ (pw * M))
+    rest2 = float(pw @ (M - design @ coef) ** 2)
+    alpha_s, alpha_r = coef
+    lbar = float(pw @ L)
+    P0, P1 = (alpha_r * psi - alpha_s) / psi, alpha_s / psi
+    w, e = _train_weights((lin * lbar) ** 2 * fin.gamma + m * m * extra, P0, P1, c1, er2, 0.0)
+    w[0] += rest2
+    return w, e
+
+
+def _neuron_nodes(second_layer, N):
+    r"""Nodes and weights of the law of :math:`\sqrt N a_j`."""
+    if second_layer == "gaussian":
+        x, w = normal_rule(nodes=48)
+        return np.asarray(x), np.asarray(w)
+    if second_layer == "rademacher":
+        return np.array([-1.0, 1.0]), np.array([0.5, 0.5])
+    return np.array([1.0]), np.array([1.0])
