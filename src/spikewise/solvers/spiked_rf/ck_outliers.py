@@ -8,7 +8,8 @@ features on independent inputs :math:`\tilde X`, ``inputs="train"`` on the step'
 Model
 -----
 Rotate the neurons so that :math:`\hat a = a/\|a\|` is the first axis: :math:`W_1 \cong [h, B]`
-with :math:`h = W_1\hat a` the spiked column (:func:`~spikewise.solvers.one_step_theory.one_step_spike`)
+with :math:`h = W_1\hat a` the spiked column
+(:func:`~spikewise.solvers.one_step_theory.one_step_spike`)
 and :math:`B` an independent :math:`d\times(N-1)` Gaussian matrix. With the Gaussian
 equivalent of the features (Ba et al. 2022) and the inputs' eigen-decomposition
 :math:`XX^\top/d = \sum_k \ell_k u_ku_k^\top` (:math:`n` directions, :math:`n - d` of them at
