@@ -15,6 +15,12 @@ from spikewise.spectra.alignments import (
 )
 from spikewise.spectra.experiment import ExperimentResult, Spike, one_step, two_step
 from spikewise.spectra.features import ck_features, ck_gram
+from spikewise.spectra.matrix_free import (
+    DensitySpectrum,
+    ck_density,
+    eigen_density,
+    singular_density,
+)
 from spikewise.spectra.ridge import RidgePath, ridge_path
 from spikewise.spectra.sampling import (
     Teacher,
@@ -25,6 +31,7 @@ from spikewise.spectra.sampling import (
     sample_inputs,
 )
 from spikewise.spectra.spectrum import (
+    MATRIX_FREE_SIZE,
     Spectrum,
     ck_spectrum,
     eigen_spectrum,
@@ -71,6 +78,12 @@ __all__ = [
     "top_singular",
     "top_ck_eigen",
     "tracy_widom_margin",
+    "MATRIX_FREE_SIZE",
+    # matrix-free densities
+    "DensitySpectrum",
+    "ck_density",
+    "singular_density",
+    "eigen_density",
     # alignments
     "squared_overlaps",
     "hermite_features",

@@ -123,6 +123,17 @@ class DensitySpectrum(Spectrum):
         """Number of independent probes."""
         return self.nodes.shape[0]
 
+    def _extent(self):
+        bounds = _bounds(self.nodes, self.weights, self.psd)
+        rules = [_probe_knots(t, w, self.psd, bounds) for t, w in zip(self.nodes, self.weights,
+                                                                       strict=True)]
+        ends = np.array([[r[0][0], r[0][-1]] for r in rules if r is not None]).reshape(-1, 2)
+        if self.psd:
+            ends = ends ** 2
+        lo = min([float(self.values[0])] + list(ends[:, 0]))
+        hi = max([float(self.values[-1])] + list(ends[:, 1]))
+        return lo, hi
+
     def _check_x(self, x, owner):
         x = check_array(x, "x", owner, finite=False)
         if np.isnan(x).any():
@@ -140,8 +151,9 @@ class DensitySpectrum(Spectrum):
         x = self._check_x(x, "DensitySpectrum.probe_cdfs")
         flat = x.ravel()
         out = np.empty((self.n_probes, flat.size))
+        bounds = _bounds(self.nodes, self.weights, self.psd)
         for j in range(self.n_probes):
-            out[j] = _interp_cdf(self.nodes[j], self.weights[j], flat, self.psd)
+            out[j] = _interp_cdf(self.nodes[j], self.weights[j], flat, self.psd, bounds)
         out *= self.bulk_fraction
         out += self.zero_fraction * (flat >= 0.0)
         size = len(self)
@@ -162,8 +174,8 @@ class DensitySpectrum(Spectrum):
 
     def _edges(self, bins, range, owner):
         bins = check_scalar(bins, "bins", owner, kind="int", lower=1)
-        if range is None:
-            lo, hi = float(self.values[0]), float(self.values[-1])
+        if range is None:  # all the estimated mass: the outer knots, the zeros, the top values
+            lo, hi = self._extent()
         else:
             lo, hi = (check_scalar(r, "range", owner) for r in range)
         if hi <= lo:
@@ -262,7 +274,7 @@ class DensitySpectrum(Spectrum):
         )
 
 
-def _probe_knots(nodes, weights, psd):
+def _probe_knots(nodes, weights, psd, bounds):
     """Knots (in the coordinate ``u``) and levels of one probe's distribution function.
 
     The Gauss rule (nodes, weights) is made continuous: linear in ``u = sqrt(x)`` for a
@@ -270,7 +282,8 @@ def _probe_knots(nodes, weights, psd):
     in ``u``) and in ``u = x`` otherwise, through the midpoints
     ``(u_i, sum_{l<i} w_l + w_i / 2)`` allowed by the Chebyshev-Markov-Stieltjes
     inequalities; the outer half weights are spread over half a node gap beyond the extreme
-    nodes (not below 0 when ``psd``). Returns None for a probe without weight.
+    nodes, but not beyond ``bounds`` (see :func:`_bounds`). Returns None for a probe without
+    weight.
     """
     keep = weights > 0
     th, w = nodes[keep], weights[keep]
@@ -282,8 +295,8 @@ def _probe_knots(nodes, weights, psd):
         return np.array([u[0], u[0]]), np.array([0.0, 1.0])
     c = np.cumsum(w)
     knots = np.concatenate([[u[0] - 0.5 * (u[1] - u[0])], u, [u[-1] + 0.5 * (u[-1] - u[-2])]])
-    if psd:
-        knots[0] = max(knots[0], 0.0)
+    knots[0] = max(knots[0], bounds[0])
+    knots[-1] = min(knots[-1], bounds[1])
     return knots, np.concatenate([[0.0], c - 0.5 * w, [1.0]])
 
 
@@ -291,9 +304,19 @@ def _to_u(x, psd):
     return np.sqrt(np.clip(x, 0.0, None)) if psd else x
 
 
-def _interp_cdf(nodes, weights, x, psd=False):
+def _bounds(nodes, weights, psd):
+    """Limits of the outer half gaps, in the interpolation coordinate: 0 (psd) or none below,
+    the largest Ritz value over all probes above (it converges fast to the top of the
+    spectrum from inside). The smallest Ritz value is not used below: at a hard edge
+    (density ~ x^{-1/2}) much mass lies under it."""
+    live = nodes[weights > 0]
+    top = float(_to_u(np.array([live.max()]), psd)[0]) if live.size else np.inf
+    return (0.0 if psd else -np.inf, top)
+
+
+def _interp_cdf(nodes, weights, x, psd, bounds):
     """One probe's distribution function at ``x`` (see :func:`_probe_knots`)."""
-    rule = _probe_knots(nodes, weights, psd)
+    rule = _probe_knots(nodes, weights, psd, bounds)
     if rule is None:
         return np.zeros(np.shape(x))
     knots, levels = rule
@@ -309,8 +332,9 @@ def _quantiles(nodes, weights, count, psd):
     """``count`` quantiles ``F^{-1}((i - 1/2) / count)`` of the mean of the probes' cdfs."""
     if count == 0:
         return np.empty(0)
-    rules = [r for r in (_probe_knots(t, w, psd) for t, w in zip(nodes, weights, strict=True))
-             if r is not None]
+    bounds = _bounds(nodes, weights, psd)
+    rules = [_probe_knots(t, w, psd, bounds) for t, w in zip(nodes, weights, strict=True)]
+    rules = [r for r in rules if r is not None]
     knots = np.unique(np.concatenate([r[0] for r in rules]))
     if knots.size == 1:
         return np.full(count, knots[0] ** 2 if psd else knots[0])
