@@ -44,7 +44,7 @@ from spikewise.spectra.sampling import (
     sample_dataset,
     sample_inputs,
 )
-from spikewise.spectra.spectrum import Spectrum, top_ck_eigen, top_singular
+from spikewise.spectra.spectrum import Spectrum, _use_matrix_free, top_ck_eigen, top_singular
 from spikewise.spectra.steps import LabelPreprocessing, _axpy_gemm, _check_remove
 
 __all__ = ["Spike", "ExperimentResult", "one_step", "two_step"]
@@ -235,9 +235,22 @@ def _topk_method(shape, k):
     return "lanczos" if min(shape) > 4 * k + 20 else "dense"
 
 
-def _weight_spectrum(W, k, params, source):
-    """Singular values of W (d x N) through the smaller Gram, and top-k left vectors."""
+def _weight_spectrum(W, k, params, source, mf_options=None):
+    """Singular values of W (d x N) through the smaller Gram, and top-k left vectors.
+
+    With ``mf_options`` (a dict) the matrix-free density instead (:mod:`.matrix_free`).
+    """
     d, N = W.shape
+    if mf_options is not None:
+        from spikewise.spectra.matrix_free import singular_density
+
+        spec = singular_density(W, k=k, source=source, params=params, **mf_options)
+        U = spec.top_vectors if k else None
+        if k and spec.params["gram_side"] == "cols":  # right vectors: u = W v / |W v|
+            B = (W @ U).astype(np.float64)
+            U = B / np.where(np.linalg.norm(B, axis=0) > 0, np.linalg.norm(B, axis=0), 1.0)
+        _mark("matrix-free")
+        return spec, (None if U is None else U.astype(np.float64))
     G = gram(W, side="rows" if d <= N else "cols")
     _mark("Gram")
     if d <= N:
@@ -254,13 +267,26 @@ def _weight_spectrum(W, k, params, source):
     return spec, (None if U is None else U.astype(np.float64))
 
 
-def _ck_spectrum(F, k, orientation, params, source, *, shape=None, gram_side=None):
+def _ck_spectrum(F, k, orientation, params, source, *, shape=None, gram_side=None,
+                 mf_options=None):
     """CK Gram eigenvalues (requested orientation) and top-k sample-space eigenvectors.
 
     With ``gram_side=(G, side)`` the (upper-triangle) Gram of the smaller side is given,
     already scaled by 1/n ("cols") or 1/N ("rows"), and F is not needed (k must be 0).
+    With ``mf_options`` (a dict) the matrix-free density of F instead (:mod:`.matrix_free`).
     """
     n, N = F.shape if shape is None else shape
+    if mf_options is not None:
+        from spikewise.spectra.matrix_free import ck_density
+
+        spec = ck_density(F, orientation=orientation, k=k, source=source, params=params,
+                          **mf_options)
+        Us = spec.top_vectors if k else None
+        if k and spec.params["gram_side"] == "cols":  # feature-space vectors: u = F v / |F v|
+            B = (F @ Us).astype(np.float64)
+            Us = B / np.where(np.linalg.norm(B, axis=0) > 0, np.linalg.norm(B, axis=0), 1.0)
+        _mark("matrix-free")
+        return spec, (None if Us is None else Us.astype(np.float64))
     if gram_side is None:
         side = "cols" if N <= n else "rows"
         G = gram(F, side=side, scale=1.0 / n if side == "cols" else 1.0 / N)
@@ -328,7 +354,7 @@ def _validate_common(owner, n, d, N, eta0, alpha, noise, spectra, allowed, k_top
 
 def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch, init,
          second_layer, preprocess, ck_inputs, orientation, spectra, k_top, degrees, n_test,
-         lambdas, dtype, n_threads, rng, keep_features):
+         lambdas, dtype, n_threads, rng, keep_features, method="auto", method_options=None):
     n_steps = len(etas_spec)
     allowed = _SPECTRA_ONE + (("W2", "ck2") if n_steps == 2 else ())
     flat_eta = [x for pair in etas_spec for x in pair]
@@ -360,6 +386,17 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
         test = sample_dataset(n_test, teacher, rng=gen) if (n_test and lambdas is not None) \
             else None
         _mark("sample")
+        # matrix-free spectra (method=): their probes come from the run's generator, drawn
+        # after the data, so a dense run's draws are unchanged
+        mf_w = _use_matrix_free(method, min(d, N), method_options, owner)
+        mf_ck = _use_matrix_free(method, min(n, N), method_options, owner)
+        if method_options and "k" in method_options:
+            raise InvalidParameterError(
+                f"The 'method_options' parameter of {owner} must not set 'k' (the number of "
+                f"top pairs is k_top). Got {dict(method_options)!r} instead."
+            )
+        mf_w, mf_ck = ((({"rng": gen, **(method_options or {})}) if flag else None)
+                       for flag in (mf_w, mf_ck))
 
         params = {
             "n": n, "d": d, "N": N, "psi": n / d, "phi": N / d,
@@ -380,7 +417,7 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
         y_used = None
         F = None
         if "W0" in spectra:
-            specs["W0"], _ = _weight_spectrum(W, 0, params, "W0")
+            specs["W0"], _ = _weight_spectrum(W, 0, params, "W0", mf_w)
         for t in range(1, n_steps + 1):
             Xb64, yb = batches[t - 1]
             Xb = Xb64.astype(dt, copy=False)
@@ -393,7 +430,7 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
             H = Xb @ W_old if F is None else np.matmul(Xb, W_old, out=F)
             F = None
             _mark("GEMM X W")
-            if t == 1 and "ck0" in spectra and Xc is None:
+            if t == 1 and "ck0" in spectra and Xc is None and mf_ck is None:
                 # sigma(X W0) is made block by block: its Gram and the output f, never whole
                 G0, f, side = activated_gram(H, act, a, scale=1.0 / (n if N <= n else N))
                 _mark("activation + Gram")
@@ -404,9 +441,10 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
                 _mark("fused backprop")
             else:
                 if t == 1 and "ck0" in spectra:
-                    F0 = activate_inplace(np.matmul(Xc, W_old), act)
+                    F0 = activate_inplace(np.matmul(Xb if Xc is None else Xc, W_old), act)
                     _mark("activation")
-                    specs["ck0"], _ = _ck_spectrum(F0, 0, orientation, params, "CK(W0)")
+                    specs["ck0"], _ = _ck_spectrum(F0, 0, orientation, params, "CK(W0)",
+                                                   mf_options=mf_ck)
                     del F0
                 f = backprop_inplace(H, yb, a, act)
             eta = etas_checked[t - 1][2]
@@ -424,7 +462,7 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
             )
             _mark("spike")
             if f"W{t}" in spectra:
-                specs[f"W{t}"], U = _weight_spectrum(W_new, k_top, params, f"W{t}")
+                specs[f"W{t}"], U = _weight_spectrum(W_new, k_top, params, f"W{t}", mf_w)
             elif k_top:  # only the top vectors are wanted: Lanczos
                 _, U, _ = top_singular(W_new, k_top, method=_topk_method(W_new.shape, k_top))
                 _mark("top-k Lanczos")
@@ -441,7 +479,7 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
                 if f"ck{t}" in spectra or k_top:
                     if f"ck{t}" in spectra:
                         specs[f"ck{t}"], Us = _ck_spectrum(F, k_top, orientation, params,
-                                                           f"CK(W{t})")
+                                                           f"CK(W{t})", mf_options=mf_ck)
                     else:  # only the top vectors are wanted: Lanczos
                         _, Us = top_ck_eigen(F, k_top, orientation="sample",
                                              method=_topk_method(F.shape, k_top))
@@ -520,6 +558,8 @@ def one_step(
     dtype="float64",
     n_threads=None,
     rng=None,
+    method: str = "auto",
+    method_options=None,
 ) -> ExperimentResult:
     r"""Train a two-layer network for one gradient step and measure its spectra.
 
@@ -570,6 +610,14 @@ def one_step(
         BLAS and Numba threads. The sample and the Numba kernels are bitwise identical for
         any count; multithreaded BLAS changes results in the last bits only.
     rng : None, int, SeedSequence or Generator
+    method : {"auto", "dense", "matrix_free"}
+        How the spectra are computed: dense LAPACK, or the matrix-free density
+        (:class:`~spikewise.spectra.DensitySpectrum`: SLQ bulk with the ``k_top`` top pairs
+        by block Lanczos, :mod:`spikewise.spectra.matrix_free`). ``"auto"``: dense unless the
+        matrix to diagonalize has more than :data:`~spikewise.spectra.MATRIX_FREE_SIZE` rows.
+    method_options : dict, optional
+        Keyword arguments of the matrix-free functions (``n_probes``, ``n_steps``, ``tol``,
+        ``max_steps``, ``rng``; the probes are drawn from ``rng`` of the run by default).
 
     Returns
     -------
@@ -581,7 +629,7 @@ def one_step(
         second_layer=second_layer, preprocess=preprocess, ck_inputs=ck_inputs,
         orientation=orientation, spectra=spectra, k_top=k_top, degrees=degrees,
         n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads, rng=rng,
-        keep_features=False,
+        keep_features=False, method=method, method_options=method_options,
     )
 
 
@@ -612,6 +660,8 @@ def two_step(
     dtype="float64",
     n_threads=None,
     rng=None,
+    method: str = "auto",
+    method_options=None,
 ) -> ExperimentResult:
     r"""Two gradient steps on the first layer (Moniri & Hassani 2025), fresh or reused batch.
 
@@ -632,5 +682,5 @@ def two_step(
         second_layer=second_layer, preprocess=preprocess, ck_inputs=ck_inputs,
         orientation=orientation, spectra=spectra, k_top=k_top, degrees=degrees,
         n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads, rng=rng,
-        keep_features=False,
+        keep_features=False, method=method, method_options=method_options,
     )

@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 _ROW_BLOCK = 2048  # rows per block of the blockwise finiteness check (no full-size temporary)
+_GAP_FACTOR = 4.0  # a node gap wider than 2 * _GAP_FACTOR median spacings is not filled
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,9 +282,12 @@ def _probe_knots(nodes, weights, psd, bounds):
     positive semi-definite matrix (a hard edge at 0 has a density ``~ x^{-1/2}``, regular
     in ``u``) and in ``u = x`` otherwise, through the midpoints
     ``(u_i, sum_{l<i} w_l + w_i / 2)`` allowed by the Chebyshev-Markov-Stieltjes
-    inequalities; the outer half weights are spread over half a node gap beyond the extreme
-    nodes, but not beyond ``bounds`` (see :func:`_bounds`). Returns None for a probe without
-    weight.
+    inequalities. The outer half weights are spread over half a node gap beyond the extreme
+    nodes, but not beyond ``bounds`` (see :func:`_bounds`). A gap wider than
+    ``2 * _GAP_FACTOR`` median node spacings (an outlier left in the spectrum, a gap between
+    bulks) is not filled: the half weights next to it stay within ``_GAP_FACTOR`` spacings
+    (at most the node's spacing on its other side) of their nodes. Returns None for a probe
+    without weight.
     """
     keep = weights > 0
     th, w = nodes[keep], weights[keep]
@@ -293,11 +297,24 @@ def _probe_knots(nodes, weights, psd, bounds):
     u = np.sqrt(np.clip(th, 0.0, None)) if psd else th
     if u.size == 1:
         return np.array([u[0], u[0]]), np.array([0.0, 1.0])
-    c = np.cumsum(w)
-    knots = np.concatenate([[u[0] - 0.5 * (u[1] - u[0])], u, [u[-1] + 0.5 * (u[-1] - u[-2])]])
-    knots[0] = max(knots[0], bounds[0])
-    knots[-1] = min(knots[-1], bounds[1])
-    return knots, np.concatenate([[0.0], c - 0.5 * w, [1.0]])
+    mid = np.cumsum(w) - 0.5 * w
+    g = np.diff(u)
+    cap = _GAP_FACTOR * float(np.median(g))
+    knots = np.concatenate([[max(u[0] - min(0.5 * g[0], cap), bounds[0])], u,
+                            [min(u[-1] + min(0.5 * g[-1], cap), bounds[1])]])
+    levels = np.concatenate([[0.0], mid, [1.0]])
+    flagged = np.nonzero(g > 2.0 * cap)[0]
+    if flagged.size:
+        extra_k, extra_l = [], []
+        for i in flagged:
+            right = min(g[i - 1], cap) if i > 0 else cap
+            left = min(g[i + 1], cap) if i + 1 < g.size else cap
+            extra_k += [u[i] + right, u[i + 1] - left]
+            extra_l += [mid[i] + 0.5 * w[i], mid[i + 1] - 0.5 * w[i + 1]]
+        order = np.argsort(np.concatenate([knots, extra_k]), kind="stable")
+        knots = np.concatenate([knots, extra_k])[order]
+        levels = np.maximum.accumulate(np.concatenate([levels, extra_l])[order])
+    return knots, levels
 
 
 def _to_u(x, psd):
