@@ -530,6 +530,30 @@ def _density(op, m, size, dtype, *, kind, k, n_probes, n_steps, tol, max_steps, 
                            zero_fraction=n_zero / size, psd=psd)
 
 
+_OPTIONS_DOC = """k : int, default 0
+        Number of top eigenpairs computed exactly by block Lanczos (the outliers), deflated
+        from the bulk and kept as point masses (with their vectors).
+    n_probes : int, default 10
+        Independent Rademacher probes (at least 2, for the error bars).
+    n_steps : int, default 80
+        Lanczos steps per probe (Gauss-quadrature nodes per probe).
+    tol : float, optional
+        Relative residual ``||A x - theta x|| / theta_1`` at which the top pairs count as
+        converged; default 1e-4 in float32, 1e-8 in float64.
+    max_steps : int, default 200
+        Block Lanczos steps allowed for the top pairs before ConvergenceError.
+    rng : None, int, Generator or BitGenerator
+        Seed of the probes and of the block start (``np.random.default_rng(rng)``).
+    source : str
+        Label of the matrix.
+    params : dict, optional
+        Parameters of the experiment, used in labels.
+
+    Returns
+    -------
+    DensitySpectrum"""
+
+
 def _gram_operator(A, side, scale):
     """``X -> scale * A^T (A X)`` (side "cols") or ``scale * A (A^T X)`` ("rows")."""
     s = A.dtype.type(scale)
@@ -562,28 +586,7 @@ def ck_density(F, *, orientation: str = "feature", k: int = 0, n_probes: int = 1
     F : array_like (n, N)
         Features, e.g. :func:`spikewise.spectra.ck_features`.
     orientation : {"feature", "sample"}
-    k : int, default 0
-        Number of top eigenpairs computed exactly by block Lanczos (the outliers), deflated
-        from the bulk and kept as point masses (with their vectors).
-    n_probes : int, default 10
-        Independent Rademacher probes (at least 2, for the error bars).
-    n_steps : int, default 80
-        Lanczos steps per probe (Gauss-quadrature nodes per probe).
-    tol : float, optional
-        Relative residual ``||A x - theta x|| / theta_1`` at which the top pairs count as
-        converged; default 1e-4 in float32, 1e-8 in float64.
-    max_steps : int, default 200
-        Block Lanczos steps allowed for the top pairs before ConvergenceError.
-    rng : None, int, Generator or BitGenerator
-        Seed of the probes and of the block start (``np.random.default_rng(rng)``).
-    source : str
-        Label of the matrix.
-    params : dict, optional
-        Parameters of the experiment, used in labels.
-
-    Returns
-    -------
-    DensitySpectrum
+    {options}
     """
     owner = "ck_density"
     check_option(orientation, "orientation", owner, ORIENTATIONS)
@@ -615,28 +618,7 @@ def singular_density(A, *, k: int = 0, n_probes: int = 10, n_steps: int = 80, to
     Parameters
     ----------
     A : array_like (p, q)
-    k : int, default 0
-        Number of top eigenpairs computed exactly by block Lanczos (the outliers), deflated
-        from the bulk and kept as point masses (with their vectors).
-    n_probes : int, default 10
-        Independent Rademacher probes (at least 2, for the error bars).
-    n_steps : int, default 80
-        Lanczos steps per probe (Gauss-quadrature nodes per probe).
-    tol : float, optional
-        Relative residual ``||A x - theta x|| / theta_1`` at which the top pairs count as
-        converged; default 1e-4 in float32, 1e-8 in float64.
-    max_steps : int, default 200
-        Block Lanczos steps allowed for the top pairs before ConvergenceError.
-    rng : None, int, Generator or BitGenerator
-        Seed of the probes and of the block start (``np.random.default_rng(rng)``).
-    source : str
-        Label of the matrix.
-    params : dict, optional
-        Parameters of the experiment, used in labels.
-
-    Returns
-    -------
-    DensitySpectrum
+    {options}
     """
     owner = "singular_density"
     A = _matrix(A, "A", owner)
@@ -663,28 +645,7 @@ def eigen_density(S, *, k: int = 0, n_probes: int = 10, n_steps: int = 80, tol=N
     Parameters
     ----------
     S : array_like (m, m) or LinearOperator
-    k : int, default 0
-        Number of top eigenpairs computed exactly by block Lanczos (the outliers), deflated
-        from the bulk and kept as point masses (with their vectors).
-    n_probes : int, default 10
-        Independent Rademacher probes (at least 2, for the error bars).
-    n_steps : int, default 80
-        Lanczos steps per probe (Gauss-quadrature nodes per probe).
-    tol : float, optional
-        Relative residual ``||A x - theta x|| / theta_1`` at which the top pairs count as
-        converged; default 1e-4 in float32, 1e-8 in float64.
-    max_steps : int, default 200
-        Block Lanczos steps allowed for the top pairs before ConvergenceError.
-    rng : None, int, Generator or BitGenerator
-        Seed of the probes and of the block start (``np.random.default_rng(rng)``).
-    source : str
-        Label of the matrix.
-    params : dict, optional
-        Parameters of the experiment, used in labels.
-
-    Returns
-    -------
-    DensitySpectrum
+    {options}
     """
     owner = "eigen_density"
     if hasattr(S, "matmat") and not isinstance(S, np.ndarray):
@@ -714,3 +675,7 @@ def eigen_density(S, *, k: int = 0, n_probes: int = 10, n_steps: int = 80, tol=N
     return _density(op, m, m, dtype, kind="eigen", k=k, n_probes=n_probes, n_steps=n_steps,
                     tol=tol, max_steps=max_steps, rng=rng, source=source, params=params,
                     owner=owner, psd=False)
+
+
+for _func in (ck_density, singular_density, eigen_density):
+    _func.__doc__ = _func.__doc__.replace("{options}", _OPTIONS_DOC)

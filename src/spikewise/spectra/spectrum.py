@@ -280,7 +280,11 @@ def _matrix(A, name, owner):
     return A
 
 
-_METHOD_DOC = """method : {"auto", "dense", "matrix_free"}, default "auto"
+_METHOD_DOC = """source : str
+        Label of the matrix.
+    params : dict, optional
+        Parameters of the experiment, used in labels.
+    method : {"auto", "dense", "matrix_free"}, default "auto"
         ``"dense"``: all values by LAPACK. ``"matrix_free"``: a
         :class:`~spikewise.spectra.DensitySpectrum` (stochastic Lanczos quadrature from
         products with the matrix, never squaring it; see :mod:`spikewise.spectra.matrix_free`).
@@ -299,10 +303,6 @@ def eigen_spectrum(S, *, source: str = "S", params=None, method: str = "auto",
     ----------
     S : array_like (m, m)
         Symmetric (checked to relative 1e-8).
-    source : str
-        Label of the matrix.
-    params : dict, optional
-        Parameters of the experiment, used in labels.
     {method}
 
     Returns
@@ -339,10 +339,6 @@ def singular_spectrum(A, *, source: str = "A", params=None, method: str = "auto"
     Parameters
     ----------
     A : array_like (p, q)
-    source : str
-        Label of the matrix.
-    params : dict, optional
-        Parameters of the experiment, used in labels.
     {method}
 
     Returns
@@ -373,10 +369,6 @@ def ck_spectrum(F, *, orientation: str = "feature", source: str = "CK", params=N
     ----------
     F : array_like (n, N)
     orientation : {"feature", "sample"}
-    source : str
-        Label of the matrix.
-    params : dict, optional
-        Parameters of the experiment, used in labels.
     {method}
 
     Returns
