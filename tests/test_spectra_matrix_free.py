@@ -243,6 +243,27 @@ def test_block_lanczos_non_convergence_raises():
 
 
 # ------------------------------------------------------------------------------------------
+# the method= switch of the experiments
+# ------------------------------------------------------------------------------------------
+def test_one_step_matrix_free_matches_dense():
+    from spikewise.spectra import one_step
+
+    kw = {"n": 600, "d": 300, "N": 450, "eta0": 3.0, "rng": 0, "k_top": 2}
+    dense = one_step(**kw)
+    mf = one_step(**kw, method="matrix_free", method_options={"n_probes": 8, "n_steps": 30})
+    assert isinstance(mf.spectra["ck1"], DensitySpectrum)
+    assert type(dense.spectra["ck1"]) is spectrum_module.Spectrum
+    for key in ("W1", "ck1"):  # the k_top exact pairs and their alignments
+        np.testing.assert_allclose(mf.spectra[key].top(2), dense.spectra[key].top(2),
+                                   rtol=1e-6)
+        np.testing.assert_allclose(mf.alignments[key], dense.alignments[key], atol=1e-8)
+    for key in dense.spectra:
+        assert mf.spectra[key].l1(dense.spectra[key], bins=5) <= 3 * _probe_noise(5, 300, 8)
+    with pytest.raises(InvalidParameterError, match="k_top"):
+        one_step(**kw, method="matrix_free", method_options={"k": 3})
+
+
+# ------------------------------------------------------------------------------------------
 # Monte Carlo against the theory (slow)
 # ------------------------------------------------------------------------------------------
 @pytest.mark.slow

@@ -97,6 +97,9 @@ class DensitySpectrum(Spectrum):
     psd : bool
         Whether the matrix is positive semi-definite (a Gram): the distribution function
         is then interpolated in ``sqrt(x)`` between the nodes (see the module notes).
+    exact : ndarray of bool, shape (n_probes,)
+        Probes whose Lanczos recursion ended on an invariant subspace (or filled the space):
+        their Gauss rule *is* their spectral measure, used as a step function.
     """
 
     nodes: np.ndarray = field(default=None, repr=False)
@@ -106,11 +109,15 @@ class DensitySpectrum(Spectrum):
     bulk_fraction: float = 1.0
     zero_fraction: float = 0.0
     psd: bool = False
+    exact: np.ndarray = field(default=None, repr=False)
 
     def __post_init__(self):
         super().__post_init__()
-        for name in ("nodes", "weights", "top_values"):
-            arr = np.array(getattr(self, name), dtype=np.float64)
+        if self.exact is None:
+            object.__setattr__(self, "exact", np.zeros(np.shape(self.nodes)[0], dtype=bool))
+        for name, dt in (("nodes", np.float64), ("weights", np.float64),
+                         ("top_values", np.float64), ("exact", bool)):
+            arr = np.array(getattr(self, name), dtype=dt)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
 
@@ -126,8 +133,8 @@ class DensitySpectrum(Spectrum):
 
     def _extent(self):
         bounds = _bounds(self.nodes, self.weights, self.psd)
-        rules = [_probe_knots(t, w, self.psd, bounds) for t, w in zip(self.nodes, self.weights,
-                                                                       strict=True)]
+        rules = [_probe_knots(t, w, self.psd, bounds, e)
+                 for t, w, e in zip(self.nodes, self.weights, self.exact, strict=True)]
         ends = np.array([[r[0][0], r[0][-1]] for r in rules if r is not None]).reshape(-1, 2)
         if self.psd:
             ends = ends ** 2
@@ -154,7 +161,8 @@ class DensitySpectrum(Spectrum):
         out = np.empty((self.n_probes, flat.size))
         bounds = _bounds(self.nodes, self.weights, self.psd)
         for j in range(self.n_probes):
-            out[j] = _interp_cdf(self.nodes[j], self.weights[j], flat, self.psd, bounds)
+            rule = _probe_knots(self.nodes[j], self.weights[j], self.psd, bounds, self.exact[j])
+            out[j] = _rule_cdf(rule, flat, self.psd)
         out *= self.bulk_fraction
         out += self.zero_fraction * (flat >= 0.0)
         size = len(self)
@@ -275,7 +283,7 @@ class DensitySpectrum(Spectrum):
         )
 
 
-def _probe_knots(nodes, weights, psd, bounds):
+def _probe_knots(nodes, weights, psd, bounds, exact=False):
     """Knots (in the coordinate ``u``) and levels of one probe's distribution function.
 
     The Gauss rule (nodes, weights) is made continuous: linear in ``u = sqrt(x)`` for a
@@ -286,8 +294,9 @@ def _probe_knots(nodes, weights, psd, bounds):
     nodes, but not beyond ``bounds`` (see :func:`_bounds`). A gap wider than
     ``2 * _GAP_FACTOR`` median node spacings (an outlier left in the spectrum, a gap between
     bulks) is not filled: the half weights next to it stay within ``_GAP_FACTOR`` spacings
-    (at most the node's spacing on its other side) of their nodes. Returns None for a probe
-    without weight.
+    (at most the node's spacing on its other side) of their nodes. An ``exact`` rule (see
+    :class:`DensitySpectrum`) stays a step function. Returns ``(knots, levels, exact)``, or
+    None for a probe without weight.
     """
     keep = weights > 0
     th, w = nodes[keep], weights[keep]
@@ -295,8 +304,10 @@ def _probe_knots(nodes, weights, psd, bounds):
         return None
     w = w / w.sum()
     u = np.sqrt(np.clip(th, 0.0, None)) if psd else th
-    if u.size == 1:
-        return np.array([u[0], u[0]]), np.array([0.0, 1.0])
+    order = np.argsort(u, kind="stable")
+    u, w = u[order], w[order]
+    if exact or u.size == 1:
+        return u, np.cumsum(w), True
     mid = np.cumsum(w) - 0.5 * w
     g = np.diff(u)
     cap = _GAP_FACTOR * float(np.median(g))
@@ -314,7 +325,7 @@ def _probe_knots(nodes, weights, psd, bounds):
         order = np.argsort(np.concatenate([knots, extra_k]), kind="stable")
         knots = np.concatenate([knots, extra_k])[order]
         levels = np.maximum.accumulate(np.concatenate([levels, extra_l])[order])
-    return knots, levels
+    return knots, levels, False
 
 
 def _to_u(x, psd):
@@ -331,31 +342,42 @@ def _bounds(nodes, weights, psd):
     return (0.0 if psd else -np.inf, top)
 
 
-def _interp_cdf(nodes, weights, x, psd, bounds):
-    """One probe's distribution function at ``x`` (see :func:`_probe_knots`)."""
-    rule = _probe_knots(nodes, weights, psd, bounds)
+def _rule_cdf_u(rule, u):
+    """A probe's distribution function at points ``u`` of the interpolation coordinate."""
     if rule is None:
-        return np.zeros(np.shape(x))
-    knots, levels = rule
-    if knots[0] == knots[-1]:
-        return (x >= (knots[0] ** 2 if psd else knots[0])).astype(float)
-    out = np.interp(_to_u(x, psd), knots, levels, left=0.0, right=1.0)
+        return np.zeros(np.shape(u))
+    knots, levels, exact = rule
+    if exact:  # right-continuous step function
+        idx = np.searchsorted(knots, u, side="right") - 1
+        return np.where(idx >= 0, levels[np.clip(idx, 0, None)], 0.0)
+    return np.interp(u, knots, levels, left=0.0, right=1.0)
+
+
+def _rule_cdf(rule, x, psd):
+    """A probe's distribution function at ``x`` (see :func:`_probe_knots`)."""
+    out = _rule_cdf_u(rule, _to_u(x, psd))
     if psd:
         out[x < 0] = 0.0
     return out
 
 
-def _quantiles(nodes, weights, count, psd):
-    """``count`` quantiles ``F^{-1}((i - 1/2) / count)`` of the mean of the probes' cdfs."""
+def _quantiles(nodes, weights, exact, count, psd):
+    """``count`` quantiles ``F^{-1}((i - 1/2) / count)`` of the mean of the probes' cdfs.
+
+    The mean is piecewise linear in ``u`` between the union of the knots, with jumps at the
+    nodes of exact probes; it is tabulated at every knot from the left and from the right.
+    """
     if count == 0:
         return np.empty(0)
     bounds = _bounds(nodes, weights, psd)
-    rules = [_probe_knots(t, w, psd, bounds) for t, w in zip(nodes, weights, strict=True)]
+    rules = [_probe_knots(t, w, psd, bounds, e)
+             for t, w, e in zip(nodes, weights, exact, strict=True)]
     rules = [r for r in rules if r is not None]
-    knots = np.unique(np.concatenate([r[0] for r in rules]))
-    if knots.size == 1:
-        return np.full(count, knots[0] ** 2 if psd else knots[0])
-    F = np.mean([np.interp(knots, k, lv, left=0.0, right=1.0) for k, lv in rules], axis=0)
+    kn = np.unique(np.concatenate([r[0] for r in rules]))
+    knots = np.repeat(kn, 2)
+    F = np.empty(knots.size)
+    F[0::2] = np.mean([_rule_cdf_u(r, np.nextafter(kn, -np.inf)) for r in rules], axis=0)
+    F[1::2] = np.mean([_rule_cdf_u(r, kn) for r in rules], axis=0)
     F = np.maximum.accumulate(F)
     levels = (np.arange(count) + 0.5) / count
     idx = np.clip(np.searchsorted(F, levels, side="left"), 1, knots.size - 1)
@@ -369,12 +391,23 @@ def _quantiles(nodes, weights, count, psd):
 # --------------------------------------------------------------------------------------------
 # Lanczos engines
 # --------------------------------------------------------------------------------------------
+def _symmetric_matrix(matmat, m, dtype):
+    """The operator applied to the identity, symmetrized."""
+    A = matmat(np.eye(m, dtype=dtype))
+    return 0.5 * (A + A.T)
+
+
 def _block_lanczos_top(matmat, m, k, dtype, *, tol, max_steps, rng, owner):
     """The k largest eigenpairs of a symmetric operator by block Lanczos (full reorth).
+
+    Operators with ``m <= 8 (k + 4)`` rows are applied to the identity and solved densely.
 
     Returns ``(values decreasing float64, vectors (m, k) of dtype)``.
     """
     b = min(k + 4, m)
+    if m <= 8 * b:  # a tiny operator: its m x m matrix costs less than the Krylov bookkeeping
+        vals, vecs = np.linalg.eigh(_symmetric_matrix(matmat, m, dtype).astype(np.float64))
+        return vals[::-1][:k].copy(), np.ascontiguousarray(vecs[:, ::-1][:, :k]).astype(dtype)
     basis = []
     Q, _ = np.linalg.qr(rng.standard_normal((m, b)).astype(dtype))
     Q_prev, B_prev = None, None
@@ -408,9 +441,14 @@ def _block_lanczos_top(matmat, m, k, dtype, *, tol, max_steps, rng, owner):
         scale = max(scale, float(np.max(np.abs(theta))))
         res = np.linalg.norm(Bj @ Y[-b:], axis=0)
         ritz_vals, ritz_vecs = theta, Y
-        exhausted = size + b > m
-        if np.all(res <= tol * max(scale, 1e-300)) or exhausted:
+        if np.all(res <= tol * max(scale, 1e-300)):
             break
+        if size + b > m:  # no room for another block: the Krylov space is (nearly) full
+            raise ConvergenceError(
+                f"{owner}: block Lanczos exhausted the {m}-dimensional space before the top "
+                f"{k} eigenpairs converged (largest relative residual "
+                f"{np.max(res) / scale:.3g} > tol = {tol:.3g}); raise tol or lower k."
+            )
         Q_prev, B_prev, Q = Q, Bj, Q_next
     else:
         raise ConvergenceError(
@@ -451,7 +489,9 @@ def _slq(matmat, m, n_probes, n_steps, dtype, *, deflate, rng):
         bnorm = np.linalg.norm(W, axis=0)
         alpha[:, j] = a
         active = length > j
-        done = active & (bnorm <= 10 * np.finfo(dtype).eps * np.maximum(np.abs(alpha[:, 0]), 1))
+        size_c = np.maximum(np.abs(alpha[:, :j + 1]).max(axis=1), beta[:, :j].max(axis=1)
+                            if j else 0.0)  # the operator's scale seen by each probe so far
+        done = active & (bnorm <= 10 * np.finfo(dtype).eps * size_c)
         length[done] = j + 1
         beta[:, j] = np.where(length > j + 1, bnorm, 0.0)
         Q_prev, b_prev = Q, np.where(length > j + 1, bnorm, 0.0).astype(dtype)
@@ -470,7 +510,9 @@ def _slq(matmat, m, n_probes, n_steps, dtype, *, deflate, rng):
         nodes[c, :L] = th
         weights[c, :L] = Y[0] ** 2
         nodes[c, L:] = th[-1]
-    return nodes, weights
+    # a recursion that stopped early (invariant subspace) or filled the space is exact
+    exact = (length < steps) | (length >= m - (0 if deflate is None else deflate.shape[1]))
+    return nodes, weights, exact
 
 
 # --------------------------------------------------------------------------------------------
@@ -513,21 +555,22 @@ def _density(op, m, size, dtype, *, kind, k, n_probes, n_steps, tol, max_steps, 
         top, vecs = _block_lanczos_top(op, m, k, dtype, tol=tol, max_steps=max_steps, rng=gen,
                                        owner=owner)
     if m - k > 0:
-        nodes, weights = _slq(op, m, n_probes, n_steps, dtype, deflate=vecs, rng=gen)
+        nodes, weights, exact = _slq(op, m, n_probes, n_steps, dtype, deflate=vecs, rng=gen)
     else:
         nodes, weights = np.zeros((n_probes, 1)), np.zeros((n_probes, 1))
+        exact = np.ones(n_probes, dtype=bool)
     nodes = np.clip(nodes, 0.0, None) if transform is not None else nodes
     if transform is not None:
         nodes, top = transform(nodes), transform(np.clip(top, 0.0, None))
     n_zero = size - m
-    bulk = _quantiles(nodes, weights, m - k, psd)
+    bulk = _quantiles(nodes, weights, exact, m - k, psd)
     values = np.concatenate([np.zeros(n_zero), bulk, top])
     p = {"tw_size": m, "method": "matrix_free", "n_probes": n_probes, "n_steps": n_steps,
          **(params or {})}
     return DensitySpectrum(values, kind=kind, source=source, params=p, nodes=nodes,
                            weights=weights, top_values=np.asarray(top, float),
                            top_vectors=vecs, bulk_fraction=(m - k) / size,
-                           zero_fraction=n_zero / size, psd=psd)
+                           zero_fraction=n_zero / size, psd=psd, exact=exact)
 
 
 _OPTIONS_DOC = """k : int, default 0
