@@ -75,6 +75,21 @@ def test_gauss_rule_is_exact_when_the_krylov_space_is_full():
     np.testing.assert_allclose(ds.weights.sum(axis=1), 1.0, rtol=1e-12)
 
 
+def test_lanczos_breakdown_gives_the_exact_step_function():
+    """Three distinct eigenvalues: every probe's recursion stops after 3 steps, exactly.
+
+    For a diagonal matrix a normalized Rademacher probe puts weight exactly 1/m on each
+    eigenvector, so the estimate is the true distribution function, with zero error bars.
+    """
+    S = np.diag(np.repeat([1.0, 2.0, 4.0], [100, 50, 150]))
+    ds = eigen_density(S, n_probes=5, n_steps=20, rng=0)
+    assert np.all(ds.exact)
+    x = [0.5, 1.0, 1.5, 2.0, 3.9, 4.0]
+    np.testing.assert_allclose(ds.cdf(x), [0, 1 / 3, 1 / 3, 0.5, 0.5, 1.0], atol=1e-12)
+    np.testing.assert_allclose(ds.cdf_se(x), 0.0, atol=1e-12)
+    np.testing.assert_allclose(ds.values, eigen_spectrum(S, method="dense").values, rtol=1e-12)
+
+
 def test_ck_density_matches_dense(relu_case):
     F, dense = relu_case
     ds = ck_density(F, k=1, n_probes=40, n_steps=40, rng=1)
