@@ -24,10 +24,13 @@ Method
 3. **Distribution function.** By the Chebyshev–Markov–Stieltjes inequalities the true
    distribution function at node ``theta_i`` lies between ``sum_{l<i} w_l`` and
    ``sum_{l<=i} w_l``; each probe's estimate interpolates linearly through the midpoints
-   ``(theta_i, sum_{l<i} w_l + w_i / 2)`` from 0 at the first node to 1 at the last. The
-   estimate is the mean over probes, its error bar the standard error across probes
-   (the probes are independent, so the standard error is that of a mean of i.i.d. values;
-   it covers the probe noise, not the quadrature bias, which ``n_steps`` controls).
+   ``(theta_i, sum_{l<i} w_l + w_i / 2)``, in the coordinate ``sqrt(x)`` for a Gram matrix
+   (regular at a hard edge, where the density is ``~ x^{-1/2}``), without filling gaps much
+   wider than the node spacing (an outlier left in the spectrum). A probe whose recursion
+   ended on an invariant subspace has an exact rule and stays a step function. The
+   estimate is the mean over probes, its error bar the standard error across probes (the
+   probes are independent, so the standard error is that of a mean of i.i.d. values; it
+   covers the probe noise, not the quadrature bias, which ``n_steps`` controls).
 
 The ``k`` exact eigenvalues enter as point masses ``1/m`` each, and the ``|p - q|`` exact
 zeros of the larger Gram orientation as an atom, as in the dense functions.
@@ -262,7 +265,8 @@ class DensitySpectrum(Spectrum):
 
     def to_xarray(self):
         """An ``xarray.Dataset``: the quantile ``values`` (dim ``index``), the quadrature
-        ``nodes``/``weights`` (dims ``probe``, ``step``) and the ``top_values`` (dim ``top``)."""
+        ``nodes``/``weights`` (dims ``probe``, ``step``), ``exact`` (dim ``probe``) and the
+        ``top_values`` (dim ``top``)."""
         try:
             import xarray as xr
         except ImportError as exc:  # pragma: no cover - optional dependency
@@ -278,6 +282,7 @@ class DensitySpectrum(Spectrum):
                 "nodes": (("probe", "step"), np.array(self.nodes)),
                 "weights": (("probe", "step"), np.array(self.weights)),
                 "top_values": ("top", np.array(self.top_values)),
+                "exact": ("probe", np.array(self.exact)),
             },
             attrs=attrs,
         )
