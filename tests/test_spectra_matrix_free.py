@@ -243,6 +243,9 @@ def test_density_spectrum_summaries(relu_case):
         (lambda F: ck_density(F, rng=0).l1(object()), "cdf"),
         (lambda F: ck_density(F, rng=0).confidence_band(level=1.0), "level"),
         (lambda F: ck_density(F, rng=0).cdf([np.nan]), "NaN"),
+        (lambda F: DensitySpectrum(np.ones(3)), "nodes"),
+        (lambda F: DensitySpectrum(np.ones(3), nodes=np.ones((2, 3)), weights=np.ones(3)),
+         "weights"),
     ],
 )
 def test_bad_input(call, match):

@@ -92,7 +92,8 @@ class DensitySpectrum(Spectrum):
     top_values : ndarray, shape (k,)
         The exact top values, decreasing.
     top_vectors : ndarray or None, shape (m_small, k)
-        Their eigenvectors (Gram side ``params["gram_side"]``) or left singular vectors.
+        Their eigenvectors on the Gram side ``params["gram_side"]`` (``"cols"``: of
+        ``A^T A``, i.e. right singular vectors; ``"rows"``: of ``A A^T``, left ones).
     bulk_fraction : float
         Mass of the SLQ bulk: ``(m_small - k) / size``.
     zero_fraction : float
@@ -116,6 +117,9 @@ class DensitySpectrum(Spectrum):
 
     def __post_init__(self):
         super().__post_init__()
+        owner = "DensitySpectrum"
+        nodes = check_array(self.nodes, "nodes", owner, ndim=2)
+        check_array(self.weights, "weights", owner, shape=nodes.shape)
         if self.exact is None:
             object.__setattr__(self, "exact", np.zeros(np.shape(self.nodes)[0], dtype=bool))
         for name, dt in (("nodes", np.float64), ("weights", np.float64),
