@@ -13,7 +13,8 @@ and reports the L1 distance of the 40-bin density histograms to the dense spectr
 the CK law (:func:`spikewise.solvers.conjugate_kernel_law`, bulk only), and the outlier's
 relative difference to the dense one. F is built by row blocks (X is never whole), so the
 process holds F, W0 and small blocks. With ``--imate`` it also times imate's SLQ log-det
-on the same F against the same quadrature computed from the SLQ nodes.
+on the same F against the same quadrature computed from the SLQ nodes (imate is a peer, not
+a spikewise dependency: ``pip install imate`` first).
 
 Usage::
 
