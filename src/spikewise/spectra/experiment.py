@@ -282,7 +282,7 @@ def _ck_spectrum(F, k, orientation, params, source, *, shape=None, gram_side=Non
         spec = ck_density(F, orientation=orientation, k=k, source=source, params=params,
                           **mf_options)
         Us = spec.top_vectors if k else None
-        if k and spec.params["gram_side"] == "cols":  # feature-space vectors: u = F v / |F v|
+        if k and spec.params["gram_side"] == "cols":  # sample-space u = F v / |F v|
             B = (F @ Us).astype(np.float64)
             Us = B / np.where(np.linalg.norm(B, axis=0) > 0, np.linalg.norm(B, axis=0), 1.0)
         _mark("matrix-free")
@@ -373,6 +373,18 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
     gen, seed = _seeded(rng, owner)
     k_top = min(k_top, d, N, n)
 
+    # matrix-free spectra (method=): their probes are drawn from the run's generator when
+    # the spectra are computed, after all the data, so a dense run's draws are unchanged
+    mf_w = _use_matrix_free(method, min(d, N), method_options, owner)
+    mf_ck = _use_matrix_free(method, min(n, N), method_options, owner)
+    if method_options and "k" in method_options:
+        raise InvalidParameterError(
+            f"The 'method_options' parameter of {owner} must not set 'k' (the number of "
+            f"top pairs is k_top). Got {dict(method_options)!r} instead."
+        )
+    mf_w, mf_ck = ((({"rng": gen, **(method_options or {})}) if flag else None)
+                   for flag in (mf_w, mf_ck))
+
     with thread_limits(n_threads, owner=owner):
         _mark(None)
         teacher = make_teacher(d, target=target, n_index=n_index, noise=noise, rng=gen)
@@ -386,17 +398,6 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
         test = sample_dataset(n_test, teacher, rng=gen) if (n_test and lambdas is not None) \
             else None
         _mark("sample")
-        # matrix-free spectra (method=): their probes come from the run's generator, drawn
-        # after the data, so a dense run's draws are unchanged
-        mf_w = _use_matrix_free(method, min(d, N), method_options, owner)
-        mf_ck = _use_matrix_free(method, min(n, N), method_options, owner)
-        if method_options and "k" in method_options:
-            raise InvalidParameterError(
-                f"The 'method_options' parameter of {owner} must not set 'k' (the number of "
-                f"top pairs is k_top). Got {dict(method_options)!r} instead."
-            )
-        mf_w, mf_ck = ((({"rng": gen, **(method_options or {})}) if flag else None)
-                       for flag in (mf_w, mf_ck))
 
         params = {
             "n": n, "d": d, "N": N, "psi": n / d, "phi": N / d,
