@@ -279,6 +279,8 @@ def test_one_step_matrix_free_matches_dense():
         assert mf.spectra[key].l1(dense.spectra[key], bins=5) <= 3 * _probe_noise(5, 300, 8)
     with pytest.raises(InvalidParameterError, match="k_top"):
         one_step(**kw, method="matrix_free", method_options={"k": 3})
+    with pytest.raises(InvalidParameterError, match="'method'"):
+        one_step(**kw, method="slq")
 
 
 # ------------------------------------------------------------------------------------------
