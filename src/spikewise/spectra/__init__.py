@@ -22,6 +22,12 @@ from spikewise.spectra.experiment import (
     two_step,
 )
 from spikewise.spectra.features import ck_features, ck_gram
+from spikewise.spectra.matrix_free import (
+    DensitySpectrum,
+    ck_density,
+    eigen_density,
+    singular_density,
+)
 from spikewise.spectra.ridge import RidgePath, ridge_path
 from spikewise.spectra.sampling import (
     Teacher,
@@ -32,6 +38,7 @@ from spikewise.spectra.sampling import (
     sample_inputs,
 )
 from spikewise.spectra.spectrum import (
+    MATRIX_FREE_SIZE,
     Spectrum,
     ck_spectrum,
     eigen_spectrum,
@@ -80,6 +87,12 @@ __all__ = [
     "top_singular",
     "top_ck_eigen",
     "tracy_widom_margin",
+    "MATRIX_FREE_SIZE",
+    # matrix-free densities
+    "DensitySpectrum",
+    "ck_density",
+    "singular_density",
+    "eigen_density",
     # alignments
     "squared_overlaps",
     "hermite_features",

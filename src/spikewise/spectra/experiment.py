@@ -49,7 +49,7 @@ from spikewise.spectra.sampling import (
     sample_dataset,
     sample_inputs,
 )
-from spikewise.spectra.spectrum import Spectrum, top_ck_eigen, top_singular
+from spikewise.spectra.spectrum import Spectrum, _use_matrix_free, top_ck_eigen, top_singular
 from spikewise.spectra.steps import LabelPreprocessing, _axpy_gemm, _check_remove
 
 __all__ = ["Spike", "ExperimentResult", "train", "one_step", "two_step", "stage_times"]
@@ -339,9 +339,22 @@ def _topk_method(shape, k):
     return "lanczos" if min(shape) > 4 * k + 20 else "dense"
 
 
-def _weight_spectrum(W, k, params, source):
-    """Singular values of W (d x N) through the smaller Gram, and top-k left vectors."""
+def _weight_spectrum(W, k, params, source, mf_options=None):
+    """Singular values of W (d x N) through the smaller Gram, and top-k left vectors.
+
+    With ``mf_options`` (a dict) the matrix-free density instead (:mod:`.matrix_free`).
+    """
     d, N = W.shape
+    if mf_options is not None:
+        from spikewise.spectra.matrix_free import singular_density
+
+        spec = singular_density(W, k=k, source=source, params=params, **mf_options)
+        U = spec.top_vectors if k else None
+        if k and spec.params["gram_side"] == "cols":  # right vectors: u = W v / |W v|
+            B = (W @ U).astype(np.float64)
+            U = B / np.where(np.linalg.norm(B, axis=0) > 0, np.linalg.norm(B, axis=0), 1.0)
+        _mark("matrix-free")
+        return spec, (None if U is None else U.astype(np.float64))
     G = gram(W, side="rows" if d <= N else "cols")
     _mark("Gram")
     if d <= N:
@@ -358,13 +371,26 @@ def _weight_spectrum(W, k, params, source):
     return spec, (None if U is None else U.astype(np.float64))
 
 
-def _ck_spectrum(F, k, orientation, params, source, *, shape=None, gram_side=None):
+def _ck_spectrum(F, k, orientation, params, source, *, shape=None, gram_side=None,
+                 mf_options=None):
     """CK Gram eigenvalues (requested orientation) and top-k sample-space eigenvectors.
 
     With ``gram_side=(G, side)`` the (upper-triangle) Gram of the smaller side is given,
     already scaled by 1/n ("cols") or 1/N ("rows"), and F is not needed (k must be 0).
+    With ``mf_options`` (a dict) the matrix-free density of F instead (:mod:`.matrix_free`).
     """
     n, N = F.shape if shape is None else shape
+    if mf_options is not None:
+        from spikewise.spectra.matrix_free import ck_density
+
+        spec = ck_density(F, orientation=orientation, k=k, source=source, params=params,
+                          **mf_options)
+        Us = spec.top_vectors if k else None
+        if k and spec.params["gram_side"] == "cols":  # sample-space u = F v / |F v|
+            B = (F @ Us).astype(np.float64)
+            Us = B / np.where(np.linalg.norm(B, axis=0) > 0, np.linalg.norm(B, axis=0), 1.0)
+        _mark("matrix-free")
+        return spec, (None if Us is None else Us.astype(np.float64))
     if gram_side is None:
         side = "cols" if N <= n else "rows"
         G = gram(F, side=side, scale=1.0 / n if side == "cols" else 1.0 / N)
@@ -465,7 +491,8 @@ def _check_schedule(schedule, owner) -> StepSchedule:
     return schedule
 
 
-def _run(owner, *, schedule, activation, teacher, preprocess, rng, **options):
+def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto",
+         method_options=None, **options):
     n_steps = len(schedule)
     allowed = tuple(f"W{t}" for t in range(n_steps + 1)) + tuple(
         f"ck{t}" for t in range(n_steps + 1))
@@ -477,6 +504,18 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, **options):
     etas_checked = [(st.eta0, st.alpha, st.learning_rate(N)) for st in schedule]
     act = resolve_activation(activation, "activation", owner)
     gen, seed = _seeded(rng, owner)
+
+    # matrix-free spectra (method=): their probes are drawn from the run's generator when
+    # the spectra are computed, after all the data, so a dense run's draws are unchanged
+    mf_w = _use_matrix_free(method, min(d, N), method_options, owner)
+    mf_ck = _use_matrix_free(method, min(n, N), method_options, owner)
+    if method_options and "k" in method_options:
+        raise InvalidParameterError(
+            f"The 'method_options' parameter of {owner} must not set 'k' (the number of "
+            f"top pairs is k_top). Got {dict(method_options)!r} instead."
+        )
+    mf_w, mf_ck = ((({"rng": gen, **(method_options or {})}) if flag else None)
+                   for flag in (mf_w, mf_ck))
 
     with thread_limits(o.n_threads, owner=owner):
         _mark(None)
@@ -512,7 +551,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, **options):
         y_used = None
         F = None
         if "W0" in spectra:
-            specs["W0"], _ = _weight_spectrum(W, 0, params, "W0")
+            specs["W0"], _ = _weight_spectrum(W, 0, params, "W0", mf_w)
         for t in range(1, n_steps + 1):
             Xb64, yb = batches[t - 1]
             Xb = Xb64.astype(dt, copy=False)
@@ -525,7 +564,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, **options):
             H = Xb @ W_old if F is None else np.matmul(Xb, W_old, out=F)
             F = None
             _mark("GEMM X W")
-            if t == 1 and "ck0" in spectra and Xc is None:
+            if t == 1 and "ck0" in spectra and Xc is None and mf_ck is None:
                 # sigma(X W0) is made block by block: its Gram and the output f, never whole
                 G0, f, side = activated_gram(H, act, a, scale=1.0 / (n if N <= n else N))
                 _mark("activation + Gram")
@@ -536,9 +575,10 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, **options):
                 _mark("fused backprop")
             else:
                 if t == 1 and "ck0" in spectra:
-                    F0 = activate_inplace(np.matmul(Xc, W_old), act)
+                    F0 = activate_inplace(np.matmul(Xb if Xc is None else Xc, W_old), act)
                     _mark("activation")
-                    specs["ck0"], _ = _ck_spectrum(F0, 0, orientation, params, "CK(W0)")
+                    specs["ck0"], _ = _ck_spectrum(F0, 0, orientation, params, "CK(W0)",
+                                                   mf_options=mf_ck)
                     del F0
                 f = backprop_inplace(H, yb, a, act)
             eta = etas_checked[t - 1][2]
@@ -556,7 +596,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, **options):
             )
             _mark("spike")
             if f"W{t}" in spectra:
-                specs[f"W{t}"], U = _weight_spectrum(W_new, k_top, params, f"W{t}")
+                specs[f"W{t}"], U = _weight_spectrum(W_new, k_top, params, f"W{t}", mf_w)
             elif k_top:  # only the top vectors are wanted: Lanczos
                 _, U, _ = top_singular(W_new, k_top, method=_topk_method(W_new.shape, k_top))
                 _mark("top-k Lanczos")
@@ -573,7 +613,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, **options):
                 if f"ck{t}" in spectra or k_top:
                     if f"ck{t}" in spectra:
                         specs[f"ck{t}"], Us = _ck_spectrum(F, k_top, orientation, params,
-                                                           f"CK(W{t})")
+                                                           f"CK(W{t})", mf_options=mf_ck)
                     else:  # only the top vectors are wanted: Lanczos
                         _, Us = top_ck_eigen(F, k_top, orientation="sample",
                                              method=_topk_method(F.shape, k_top))
@@ -653,6 +693,8 @@ def train(
     dtype="float64",
     n_threads=None,
     rng=None,
+    method: str = "auto",
+    method_options=None,
 ) -> ExperimentResult:
     r"""Train a two-layer network by a schedule of gradient steps and measure its spectra.
 
@@ -713,6 +755,14 @@ def train(
         any count; multithreaded BLAS changes results in the last bits only.
     rng : None, int, SeedSequence or Generator
         Seed (scikit-learn contract).
+    method : {"auto", "dense", "matrix_free"}
+        How the spectra are computed: dense LAPACK, or the matrix-free density
+        (:class:`~spikewise.spectra.DensitySpectrum`: SLQ bulk with the ``k_top`` top pairs
+        by block Lanczos, :mod:`spikewise.spectra.matrix_free`). ``"auto"``: dense unless the
+        matrix to diagonalize has more than :data:`~spikewise.spectra.MATRIX_FREE_SIZE` rows.
+    method_options : dict, optional
+        Keyword arguments of the matrix-free functions (``n_probes``, ``n_steps``, ``tol``,
+        ``max_steps``, ``rng``; the probes are drawn from ``rng`` of the run by default).
 
     Returns
     -------
@@ -732,7 +782,7 @@ def train(
         n_index=n_index, noise=noise, first_layer=first_layer, second_layer=second_layer,
         preprocess=preprocess, ck_inputs=ck_inputs, orientation=orientation, spectra=spectra,
         k_top=k_top, degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype,
-        n_threads=n_threads, rng=rng,
+        n_threads=n_threads, rng=rng, method=method, method_options=method_options,
     )
 
 
@@ -761,6 +811,8 @@ def one_step(
     dtype="float64",
     n_threads=None,
     rng=None,
+    method: str = "auto",
+    method_options=None,
 ) -> ExperimentResult:
     r"""Train a two-layer network for one gradient step and measure its spectra.
 
@@ -780,7 +832,7 @@ def one_step(
         Learning rate ``eta = eta0 * N^alpha`` (eta0 >= 0).
     first_layer, second_layer, preprocess, ck_inputs, orientation
         As in :func:`train`.
-    k_top, degrees, n_test, lambdas, dtype, n_threads, rng
+    k_top, degrees, n_test, lambdas, dtype, n_threads, rng, method, method_options
         As in :func:`train`.
     spectra : tuple
         Which dense spectra to compute, among ``"W0", "W1", "ck0", "ck1"``.
@@ -804,7 +856,7 @@ def one_step(
         first_layer=first_layer, second_layer=second_layer, preprocess=preprocess,
         ck_inputs=ck_inputs, orientation=orientation, spectra=spectra, k_top=k_top,
         degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads,
-        rng=rng,
+        rng=rng, method=method, method_options=method_options,
     )
 
 
@@ -836,6 +888,8 @@ def two_step(
     dtype="float64",
     n_threads=None,
     rng=None,
+    method: str = "auto",
+    method_options=None,
 ) -> ExperimentResult:
     r"""Two gradient steps on the first layer (Moniri & Hassani 2025), fresh or reused batch.
 
@@ -857,7 +911,7 @@ def two_step(
         The second step's batch.
     first_layer, second_layer, preprocess, ck_inputs, orientation
         As in :func:`train`.
-    k_top, degrees, n_test, lambdas, dtype, n_threads, rng
+    k_top, degrees, n_test, lambdas, dtype, n_threads, rng, method, method_options
         As in :func:`train`.
     spectra : tuple
         Which dense spectra to compute, among ``"W0", "W1", "W2", "ck0", "ck1", "ck2"``.
@@ -878,5 +932,5 @@ def two_step(
         n_index=n_index, noise=noise, first_layer=first_layer, second_layer=second_layer,
         preprocess=preprocess, ck_inputs=ck_inputs, orientation=orientation, spectra=spectra,
         k_top=k_top, degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype,
-        n_threads=n_threads, rng=rng,
+        n_threads=n_threads, rng=rng, method=method, method_options=method_options,
     )

@@ -32,7 +32,31 @@ __all__ = [
     "top_singular",
     "top_ck_eigen",
     "tracy_widom_margin",
+    "MATRIX_FREE_SIZE",
 ]
+
+#: ``method="auto"`` switches to the matrix-free density (SLQ, :mod:`.matrix_free`) when the
+#: matrix a dense solver would diagonalize has more than this many rows
+#: (benchmarks/bench_matrix_free.py: at 3000 dense is still faster or on par, at 6000 the
+#: matrix-free density is several times faster).
+MATRIX_FREE_SIZE = 4000
+_METHODS = ("auto", "dense", "matrix_free")
+
+
+def _use_matrix_free(method, m, options, owner):
+    """Validate ``method`` / ``options`` and decide dense (False) or matrix-free (True)."""
+    method = check_option(method, "method", owner, _METHODS)
+    if options is not None and not isinstance(options, Mapping):
+        raise InvalidParameterError(
+            f"The 'options' parameter of {owner} must be a dict of keyword arguments of the "
+            f"matrix-free function or None. Got {type(options).__name__} instead."
+        )
+    if method == "dense" and options:
+        raise InvalidParameterError(
+            f"The 'options' parameter of {owner} applies to method='matrix_free' (or 'auto' "
+            f"past MATRIX_FREE_SIZE) only. Got {dict(options)!r} with method='dense' instead."
+        )
+    return method == "matrix_free" or (method == "auto" and m > MATRIX_FREE_SIZE)
 
 
 def tracy_widom_margin(edge: float, size: int, *, kind: str = "eigen", factor: float = 3.0):
@@ -331,21 +355,35 @@ def _matrix(A, name, owner):
     return A
 
 
-def eigen_spectrum(S, *, source: str = "S", params=None) -> Spectrum:
-    """All eigenvalues of a symmetric matrix (LAPACK ``?sytrd`` + ``?sterf``).
+_METHOD_DOC = """source : str
+        Label of the matrix.
+    params : dict, optional
+        Parameters of the experiment, used in labels.
+    method : {"auto", "dense", "matrix_free"}, default "auto"
+        ``"dense"``: all values by LAPACK. ``"matrix_free"``: a
+        :class:`~spikewise.spectra.DensitySpectrum` (stochastic Lanczos quadrature from
+        products with the matrix, never squaring it; see :mod:`spikewise.spectra.matrix_free`).
+        ``"auto"``: dense up to :data:`MATRIX_FREE_SIZE` rows of the matrix to diagonalize,
+        matrix-free beyond.
+    options : dict, optional
+        Keyword arguments of the matrix-free function (``k``, ``n_probes``, ``n_steps``,
+        ``tol``, ``max_steps``, ``rng``); only with a matrix-free method."""
+
+
+def eigen_spectrum(S, *, source: str = "S", params=None, method: str = "auto",
+                   options=None) -> Spectrum:
+    """All eigenvalues of a symmetric matrix (LAPACK ``?sytrd`` + ``?sterf``), or its density.
 
     Parameters
     ----------
-    S : array_like of shape (m, m)
-        Symmetric (to relative 1e-8).
-    source : str
-        Label stored in the result.
-    params : dict, optional
-        Extra parameters stored in the result.
+    S : array_like (m, m)
+        Symmetric (checked to relative 1e-8).
+    {method}
 
     Returns
     -------
     Spectrum
+        A :class:`~spikewise.spectra.DensitySpectrum` when matrix-free.
     """
     owner = "eigen_spectrum"
     S = _matrix(S, "S", owner)
@@ -353,6 +391,10 @@ def eigen_spectrum(S, *, source: str = "S", params=None) -> Spectrum:
         raise InvalidParameterError(
             f"The 'S' parameter of {owner} must be square. Got shape {S.shape} instead."
         )
+    if _use_matrix_free(method, S.shape[0], options, owner):
+        from spikewise.spectra.matrix_free import eigen_density
+
+        return eigen_density(S, source=source, params=params, **(options or {}))
     # LAPACK reads one triangle only: a non-symmetric S would give a silently wrong spectrum
     asym = float(np.max(np.abs(S - S.T))) if S.size else 0.0
     if asym > 1e-8 * float(np.max(np.abs(S))):
@@ -365,23 +407,26 @@ def eigen_spectrum(S, *, source: str = "S", params=None) -> Spectrum:
     return Spectrum(vals, kind="eigen", source=source, params=p)
 
 
-def singular_spectrum(A, *, source: str = "A", params=None) -> Spectrum:
+def singular_spectrum(A, *, source: str = "A", params=None, method: str = "auto",
+                      options=None) -> Spectrum:
     """All ``min(p, q)`` singular values of A, as ``sqrt(eigvalsh)`` of the smaller Gram.
 
     Parameters
     ----------
-    A : array_like of shape (p, q)
-        Any real matrix.
-    source : str
-        Label stored in the result.
-    params : dict, optional
-        Extra parameters stored in the result.
+    A : array_like (p, q)
+    {method}
 
     Returns
     -------
     Spectrum
+        A :class:`~spikewise.spectra.DensitySpectrum` when matrix-free.
     """
-    A = _matrix(A, "A", "singular_spectrum")
+    owner = "singular_spectrum"
+    A = _matrix(A, "A", owner)
+    if _use_matrix_free(method, min(A.shape), options, owner):
+        from spikewise.spectra.matrix_free import singular_density
+
+        return singular_density(A, source=source, params=params, **(options or {}))
     side = "rows" if A.shape[0] <= A.shape[1] else "cols"
     vals, _ = gram_spectrum(A, side=side)
     vals = np.sqrt(np.clip(vals.astype(np.float64), 0.0, None))
@@ -389,28 +434,30 @@ def singular_spectrum(A, *, source: str = "A", params=None) -> Spectrum:
     return Spectrum(vals, kind="singular", source=source, params=p)
 
 
-def ck_spectrum(F, *, orientation: str = "feature", source: str = "CK", params=None) -> Spectrum:
+def ck_spectrum(F, *, orientation: str = "feature", source: str = "CK", params=None,
+                method: str = "auto", options=None) -> Spectrum:
     """Eigenvalues of ``F^T F / n`` ("feature") or ``F F^T / N`` ("sample").
 
     Computed on the smaller Gram; the larger orientation gets its exact zeros appended.
 
     Parameters
     ----------
-    F : array_like of shape (n, N)
-        Features.
+    F : array_like (n, N)
     orientation : {"feature", "sample"}
-        Which Gram.
-    source : str
-        Label stored in the result.
-    params : dict, optional
-        Extra parameters stored in the result.
+    {method}
 
     Returns
     -------
     Spectrum
+        A :class:`~spikewise.spectra.DensitySpectrum` when matrix-free.
     """
     owner = "ck_spectrum"
     check_option(orientation, "orientation", owner, ORIENTATIONS)
+    if _use_matrix_free(method, min(np.shape(F)) if np.ndim(F) == 2 else 0, options, owner):
+        from spikewise.spectra.matrix_free import ck_density
+
+        return ck_density(F, orientation=orientation, source=source, params=params,
+                          **(options or {}))
     F = _matrix(F, "F", owner)
     n, N = F.shape
     side, scale = ("cols", 1.0 / n) if orientation == "feature" else ("rows", 1.0 / N)
@@ -522,3 +569,7 @@ def top_ck_eigen(F, k: int = 1, *, orientation: str = "feature", method: str = "
     sg = np.sign(vecs[idx, np.arange(vecs.shape[1])])
     sg[sg == 0] = 1.0
     return vals, vecs * sg
+
+
+for _func in (eigen_spectrum, singular_spectrum, ck_spectrum):
+    _func.__doc__ = _func.__doc__.replace("{method}", _METHOD_DOC)
