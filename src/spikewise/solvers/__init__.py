@@ -42,6 +42,15 @@ from spikewise.solvers.one_step import (
     critical_learning_rate,
     one_step_spike,
 )
+from spikewise.solvers.risk import (
+    FeatureMoments,
+    RidgeRisk,
+    feature_moments,
+    finite_width_risk,
+    random_features_risk,
+    ridge_risk,
+    ridge_risk_from_spectrum,
+)
 from spikewise.solvers.spikes import (
     OutlierPrediction,
     covariance_outliers,
@@ -114,4 +123,12 @@ __all__ = [
     "TwoStepSpike",
     "TwoStepSpikes",
     "two_step_spikes",
+    # ridge risk (finite-width deterministic equivalent, random-features limit)
+    "RidgeRisk",
+    "ridge_risk",
+    "ridge_risk_from_spectrum",
+    "FeatureMoments",
+    "feature_moments",
+    "finite_width_risk",
+    "random_features_risk",
 ]

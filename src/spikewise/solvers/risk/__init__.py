@@ -1,0 +1,24 @@
+"""Asymptotic ridge risk on (learned) features: the deterministic equivalent for a given
+covariance, the finite-width theory for a given first layer, and the random-features limit.
+
+Lambda is in the ridge convention of :mod:`spikewise.conventions`
+(``b = (F^T F/n + lambda I)^{-1} F^T y/n``, the one of :func:`spikewise.spectra.ridge_path`).
+"""
+
+from spikewise.solvers.risk._ridge import RidgeRisk, ridge_risk, ridge_risk_from_spectrum
+from spikewise.solvers.risk.finite_width import (
+    FeatureMoments,
+    feature_moments,
+    finite_width_risk,
+)
+from spikewise.solvers.risk.random_features import random_features_risk
+
+__all__ = [
+    "RidgeRisk",
+    "ridge_risk",
+    "ridge_risk_from_spectrum",
+    "FeatureMoments",
+    "feature_moments",
+    "finite_width_risk",
+    "random_features_risk",
+]
