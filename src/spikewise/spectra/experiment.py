@@ -110,7 +110,8 @@ class ExperimentResult:
         ``"ck1"``/``"ck2"``: (k_top, m, len(degrees)) overlaps of the top CK eigenvectors
         (sample space) with the normalized ``He_k(X beta_j)``.
     ridge : RidgePath or None
-        Ridge on the final features (train batch; test error on ``n_test`` fresh samples).
+        Ridge on the final features, fitted on the last step batch (``ridge_samples="reuse"``)
+        or on ``n_ridge`` fresh samples (``"fresh"``); test error on ``n_test`` fresh samples.
     params : dict
         The parameters (sizes, ratios, activation, learning rates, options).
     seed : object
@@ -328,7 +329,7 @@ def _validate_common(owner, n, d, N, eta0, alpha, noise, spectra, allowed, k_top
 
 def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch, init,
          second_layer, preprocess, ck_inputs, orientation, spectra, k_top, degrees, n_test,
-         lambdas, dtype, n_threads, rng, keep_features):
+         lambdas, dtype, n_threads, rng, keep_features, ridge_samples="reuse", n_ridge=None):
     n_steps = len(etas_spec)
     allowed = _SPECTRA_ONE + (("W2", "ck2") if n_steps == 2 else ())
     flat_eta = [x for pair in etas_spec for x in pair]
@@ -343,6 +344,9 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
         e0 = check_scalar(e0, f"eta0{suffix}", owner, lower=0.0)
         al = check_scalar(al, f"alpha{suffix}", owner)
         etas_checked.append((e0, al, e0 * float(N) ** al))
+    check_option(ridge_samples, "ridge_samples", owner, ("reuse", "fresh"))
+    n_ridge = n if n_ridge is None else check_scalar(n_ridge, "n_ridge", owner, kind="int",
+                                                     lower=1)
     act = resolve_activation(activation, "activation", owner)
     gen, seed = _seeded(rng, owner)
     k_top = min(k_top, d, N, n)
@@ -359,6 +363,10 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
             batches.append(sample_dataset(n, teacher, rng=gen) if batch == "fresh" else batches[0])
         test = sample_dataset(n_test, teacher, rng=gen) if (n_test and lambdas is not None) \
             else None
+        # ridge on fresh samples, independent of the step batches (drawn last: the
+        # "reuse" stream is unchanged)
+        ridge_batch = sample_dataset(n_ridge, teacher, rng=gen) \
+            if (lambdas is not None and ridge_samples == "fresh") else None
         _mark("sample")
 
         params = {
@@ -373,6 +381,9 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
             params.update({f"eta0{sfx}": e0, f"alpha{sfx}": al, f"eta{sfx}": eta})
         if n_steps == 2:
             params["batch"] = batch
+        if lambdas is not None:
+            params.update({"ridge_samples": ridge_samples,
+                           "n_ridge": n_ridge if ridge_samples == "fresh" else n})
 
         Xc = None if X_ck64 is None else X_ck64.astype(dt, copy=False)
         weights = {"W0": W}
@@ -456,9 +467,11 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
         if lambdas is not None:
             # the features of the final weights on the last training batch
             W_fin = weights[f"W{n_steps}"]
-            Xb64, yb = batches[-1]
+            Xb64, yb = batches[-1] if ridge_batch is None else ridge_batch
             Xb = Xb64.astype(dt, copy=False)
-            if Xc is not None:  # F holds the features on the fresh inputs
+            if ridge_batch is not None:
+                F = activate_inplace(Xb @ W_fin, act)
+            elif Xc is not None:  # F holds the features on the fresh inputs
                 np.matmul(Xb, W_fin, out=F)
                 activate_inplace(F, act)
             Ft = Fy = None
@@ -517,6 +530,8 @@ def one_step(
     degrees=(1, 2, 3),
     n_test: int = 0,
     lambdas=None,
+    ridge_samples: str = "reuse",
+    n_ridge: int | None = None,
     dtype="float64",
     n_threads=None,
     rng=None,
@@ -565,6 +580,13 @@ def one_step(
         Fresh samples for the ridge test error.
     lambdas : array_like, optional
         Ridge path (our convention) on the learned features.
+    ridge_samples : {"reuse", "fresh"}
+        Fit the ridge on the step batch (``"reuse"``) or on ``n_ridge`` fresh samples,
+        independent of the step (``"fresh"``: the setting of Ba et al. 2022 and Cui et al.
+        2024, and of :func:`spikewise.solvers.finite_width_risk`). The test error is
+        ``mean (y - F b_hat)^2`` on ``n_test`` fresh samples, label noise included.
+    n_ridge : int, optional
+        Fresh ridge samples (default ``n``); used only with ``ridge_samples="fresh"``.
     dtype : {"float64", "float32"}
     n_threads : int, optional
         BLAS and Numba threads. The sample and the Numba kernels are bitwise identical for
@@ -581,7 +603,7 @@ def one_step(
         second_layer=second_layer, preprocess=preprocess, ck_inputs=ck_inputs,
         orientation=orientation, spectra=spectra, k_top=k_top, degrees=degrees,
         n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads, rng=rng,
-        keep_features=False,
+        keep_features=False, ridge_samples=ridge_samples, n_ridge=n_ridge,
     )
 
 
@@ -609,6 +631,8 @@ def two_step(
     degrees=(1, 2, 3),
     n_test: int = 0,
     lambdas=None,
+    ridge_samples: str = "reuse",
+    n_ridge: int | None = None,
     dtype="float64",
     n_threads=None,
     rng=None,
@@ -618,8 +642,9 @@ def two_step(
     ``W_2 = W_1 + (eta_2 / n) X_2^T [((y_2 - f_{W_1}(X_2)) a^T) * sigma'(X_2 W_1)]`` with
     ``eta_t = eta0_t N^{alpha_t}``; ``X_2 = X`` for ``batch="reuse"`` (which lets the second
     step learn directions of information exponent > 1), a fresh batch otherwise. Label
-    preprocessing is fitted on each step's own batch. Other parameters as in
-    :func:`one_step`; ``spectra`` may also name ``"W2"`` and ``"ck2"``.
+    preprocessing is fitted on each step's own batch. Other parameters (``ridge_samples``,
+    ``n_ridge`` included) as in :func:`one_step`; ``spectra`` may also name ``"W2"`` and
+    ``"ck2"``.
 
     Returns
     -------
@@ -632,5 +657,5 @@ def two_step(
         second_layer=second_layer, preprocess=preprocess, ck_inputs=ck_inputs,
         orientation=orientation, spectra=spectra, k_top=k_top, degrees=degrees,
         n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads, rng=rng,
-        keep_features=False,
+        keep_features=False, ridge_samples=ridge_samples, n_ridge=n_ridge,
     )
