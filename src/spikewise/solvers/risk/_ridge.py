@@ -45,6 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.linalg import eigh_tridiagonal, lapack
 
 from spikewise._validation import ConvergenceError, InvalidParameterError, check_array, check_scalar
 
@@ -310,21 +311,45 @@ def ridge_risk(covariance, cross_moment, *, n, lambdas, target_second_moment, no
     Ef2 = check_scalar(target_second_moment, "target_second_moment", owner, lower=0.0)
     n = check_scalar(n, "n", owner, kind="int", lower=1)
     lam = _check_lambdas(lambdas, owner)
-    s, V = np.linalg.eigh(S)
-    return _risk_from_eigh(s, V, b, Ef2, n=n, lambdas=lam, noise=noise, params=params,
-                           owner=owner)
+    s, c = eigen_projection(S.copy(), b)
+    return _risk_from_eigen(s, c, Ef2, n=n, lambdas=lam, noise=noise, params=params,
+                            owner=owner)
 
 
-def _risk_from_eigh(s, V, b, Ef2, *, n, lambdas, noise, params, owner,
-                    slack=1e-9) -> RidgeRisk:
-    """Shared tail of :func:`ridge_risk` and the finite-width risk: eigenpairs to risk."""
+def eigen_projection(S, b):
+    r"""Eigenvalues :math:`s_i` of symmetric ``S`` and the projections :math:`v_i^\top b`.
+
+    Householder tridiagonalization ``S = Q T Q^T`` (LAPACK ``dsytrd``; ``S`` is overwritten),
+    ``Q^T b`` by applying the reflectors, then the eigenpairs of the tridiagonal ``T``
+    (MRRR): the eigenvectors of ``S`` are never formed, which saves the ``2 N^3``
+    back-transformation of a full ``eigh``.
+    """
+    N = S.shape[0]
+    lwork = int(lapack.dsytrd_lwork(N, lower=1)[0])
+    a, diag, off, tau, info = lapack.dsytrd(S, lower=1, lwork=lwork, overwrite_a=1)
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        raise RuntimeError(f"dsytrd failed with info = {info}")
+    q = np.array(b, dtype=np.float64)
+    for i in range(N - 1):  # Q^T b = H(N-1) ... H(1) b with H(i) = I - tau_i v_i v_i^T
+        v = a[i + 1:, i].copy()
+        v[0] = 1.0
+        q[i + 1:] -= tau[i] * (v @ q[i + 1:]) * v
+    if N == 1:
+        return diag.copy(), q
+    s, U = eigh_tridiagonal(diag, off)
+    return s, U.T @ q
+
+
+def _risk_from_eigen(s, c, Ef2, *, n, lambdas, noise, params, owner,
+                     slack=1e-9) -> RidgeRisk:
+    """Shared tail of :func:`ridge_risk` and the finite-width risk: eigenvalues and the
+    projections of ``b`` on the eigenvectors to the risk."""
     if s.size and s[0] < -1e-8 * max(float(s[-1]), 1e-300):
         raise InvalidParameterError(
             f"The 'covariance' parameter of {owner} must be positive semi-definite. Got the "
             f"eigenvalue {s[0]:.3e} instead."
         )
     s = np.maximum(s, 0.0)
-    c = V.T @ b
     tol = max(float(s.max()), 0.0) * s.size * np.finfo(float).eps
     signal = np.where(s > tol, c * c / np.where(s > tol, s, 1.0), 0.0)
     explained = float(signal.sum())

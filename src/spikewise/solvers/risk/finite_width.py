@@ -44,7 +44,12 @@ from spikewise._validation import (
     check_scalar,
 )
 from spikewise.activations import Activation, get_activation
-from spikewise.solvers.risk._ridge import RidgeRisk, _check_lambdas, _risk_from_eigh
+from spikewise.solvers.risk._ridge import (
+    RidgeRisk,
+    _check_lambdas,
+    _risk_from_eigen,
+    eigen_projection,
+)
 
 __all__ = ["FeatureMoments", "feature_moments", "finite_width_risk"]
 
@@ -284,8 +289,9 @@ def finite_width_risk(W, directions, *, n, lambdas, activation="relu", teacher="
     ridge samples), :math:`y = f_\star(x) + \text{noise}\cdot\varepsilon`. The population
     moments come from :func:`feature_moments`, the risk from the fixed point of Bach (2023) /
     Atanasov, Zavatone-Veth & Pehlevan (2024) (see :mod:`spikewise.solvers.risk._ridge`).
-    Cost: one Hermite/arc-cosine pass over the N x N cosines and one ``eigh``; memory about
-    three N x N doubles at the peak.
+    Cost: one Hermite/arc-cosine pass over the N x N cosines and one symmetric
+    eigenvalue problem without eigenvectors of :math:`\Sigma` (only their projections on
+    :math:`b`); memory about three N x N doubles at the peak.
 
     Parameters
     ----------
@@ -314,9 +320,9 @@ def finite_width_risk(W, directions, *, n, lambdas, activation="relu", teacher="
     noise = check_scalar(noise, "noise", owner, lower=0.0)
     mom = feature_moments(W, directions, activation=activation, teacher=teacher, tol=tol,
                           k_max=k_max)
-    s, V = np.linalg.eigh(mom.covariance)
     d, N = np.shape(W)
+    s, c = eigen_projection(mom.covariance, mom.cross_moment)  # overwrites the covariance
     params = {"d": d, "N": N, "order": mom.order, "truncation_error": mom.truncation_error,
               "activation": _as_activation(activation, "activation", owner).name}
-    return _risk_from_eigh(s, V, mom.cross_moment, mom.target_second_moment, n=n,
-                           lambdas=lam, noise=noise, params=params, owner=owner, slack=1e-6)
+    return _risk_from_eigen(s, c, mom.target_second_moment, n=n, lambdas=lam, noise=noise,
+                            params=params, owner=owner, slack=1e-6)
