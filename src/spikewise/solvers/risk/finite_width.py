@@ -41,6 +41,7 @@ from spikewise._validation import (
     ConvergenceWarning,
     InvalidParameterError,
     check_array,
+    check_option,
     check_scalar,
 )
 from spikewise.activations import Activation, get_activation
@@ -165,7 +166,7 @@ def _teacher_spec(teacher, n_index, owner):
 
 
 def feature_moments(W, directions, *, activation="relu", teacher="relu", tol=1e-10,
-                    k_max=80) -> FeatureMoments:
+                    k_max=80, expansion="exact") -> FeatureMoments:
     r"""Population moments :math:`\Sigma`, :math:`b`, :math:`\mathbb{E}f_\star^2` for a given W.
 
     Parameters
@@ -184,6 +185,13 @@ def feature_moments(W, directions, *, activation="relu", teacher="relu", tol=1e-
     k_max : int, default 80
         Highest Hermite order; when the bound is not met there, a
         :class:`~spikewise._validation.ConvergenceWarning` gives the bound reached.
+    expansion : {"exact", "linear"}, default "exact"
+        ``"exact"``: the full series (or the arc-cosine closed form). ``"linear"``: plain
+        Gaussian equivalence, :math:`\varphi_i \approx \mu_0(r_i) + \mu_1(r_i)\,
+        w_i^\top x/r_i + \mu_{\star}(r_i) z_i` (Goldt et al. 2022; Hu & Lu 2022), i.e. the
+        series cut at order 1 off the diagonal, the diagonal and :math:`\mathbb E f_\star^2`
+        exact; ``truncation_error`` is then NaN (the cut is the model, not an
+        approximation to it).
 
     Returns
     -------
@@ -211,8 +219,11 @@ def feature_moments(W, directions, *, activation="relu", teacher="relu", tol=1e-
         )
     act = _as_activation(activation, "activation", owner)
     links = _teacher_spec(teacher, B.shape[1], owner)
+    check_option(expansion, "expansion", owner, ("exact", "linear"))
+    linear = expansion == "linear"
     tol = check_scalar(tol, "tol", owner, lower=0.0, lower_inclusive=False)
     k_max = check_scalar(k_max, "k_max", owner, kind="int", lower=1, upper=100)
+    relu = _is_relu(act) and not linear
 
     r = np.linalg.norm(W, axis=0)
     if np.any(r == 0):
@@ -235,11 +246,15 @@ def feature_moments(W, directions, *, activation="relu", teacher="relu", tol=1e-
     bound_b = 0.0
     tail_mu = _tail_energy(mu, second)
     for j, g in enumerate(links):
-        if _is_relu(act) and _is_relu(g):
+        if relu and _is_relu(g):
             b += _relu_pair(act.kernel_params[:2], g.kernel_params[:2], r, 1.0, tau[:, j])
             continue
         tail_c = _tail_energy(c[j][None, :], np.array([g.second_moment]))
-        Kb, bj = _pick_order(float(np.abs(tau[:, j]).max()), tail_mu, tail_c, target, k_max)
+        if linear:
+            Kb, bj = 1, np.nan
+        else:
+            Kb, bj = _pick_order(float(np.abs(tau[:, j]).max()), tail_mu, tail_c, target,
+                                 k_max)
         bound_b = max(bound_b, bj)
         powers = tau[:, j][:, None] ** np.arange(Kb + 1)[None, :]
         b += (mu[:, : Kb + 1] * powers) @ (fact[: Kb + 1] * c[j, : Kb + 1])
@@ -248,15 +263,17 @@ def feature_moments(W, directions, *, activation="relu", teacher="relu", tol=1e-
     G = Wn.T @ Wn
     np.fill_diagonal(G, 0.0)
     rho_max = float(np.abs(G).max()) if N > 1 else 0.0
-    if _is_relu(act):
+    if relu:
         K, bound_s = 0, 0.0
+    elif linear:
+        K, bound_s = 1, np.nan
     else:
         K, bound_s = _pick_order(rho_max, tail_mu, tail_mu, target, k_max)
     S = np.empty((N, N))
     for start in range(0, N, _BLOCK):
         sl = slice(start, min(start + _BLOCK, N))
         R = G[sl]
-        if _is_relu(act):
+        if relu:
             p = act.kernel_params[:2]
             S[sl] = _relu_pair(p, p, r[sl, None], r[None, :], R)
         else:  # Horner in rho: sum_k k! mu_k(r_i) mu_k(r_l) rho^k
@@ -267,7 +284,7 @@ def feature_moments(W, directions, *, activation="relu", teacher="relu", tol=1e-
             S[sl] = acc
     del G
     S[np.diag_indices(N)] = second
-    bound = max(bound_s, bound_b)
+    bound = np.nan if linear else max(bound_s, bound_b)
     if bound > target:
         warnings.warn(
             f"{owner}: the Hermite series was cut at order k_max = {k_max} with a "
@@ -280,7 +297,7 @@ def feature_moments(W, directions, *, activation="relu", teacher="relu", tol=1e-
 
 
 def finite_width_risk(W, directions, *, n, lambdas, activation="relu", teacher="relu",
-                      noise=0.0, tol=1e-10, k_max=80) -> RidgeRisk:
+                      noise=0.0, tol=1e-10, k_max=80, expansion="exact") -> RidgeRisk:
     r"""Deterministic equivalent of ridge on :math:`\sigma(XW)` for a GIVEN first layer W.
 
     Ridge in the convention of :mod:`spikewise.conventions` (the one of
@@ -303,8 +320,9 @@ def finite_width_risk(W, directions, *, n, lambdas, activation="relu", teacher="
         Ridge samples, >= 1.
     lambdas : array_like
         Penalties >= 0.
-    activation, teacher, tol, k_max
-        As in :func:`feature_moments`.
+    activation, teacher, tol, k_max, expansion
+        As in :func:`feature_moments`; ``expansion="linear"`` gives the plain
+        Gaussian-equivalence prediction.
     noise : float
         Label-noise standard deviation.
 
@@ -319,10 +337,11 @@ def finite_width_risk(W, directions, *, n, lambdas, activation="relu", teacher="
     lam = _check_lambdas(lambdas, owner)
     noise = check_scalar(noise, "noise", owner, lower=0.0)
     mom = feature_moments(W, directions, activation=activation, teacher=teacher, tol=tol,
-                          k_max=k_max)
+                          k_max=k_max, expansion=expansion)
     d, N = np.shape(W)
     s, c = eigen_projection(mom.covariance, mom.cross_moment)  # overwrites the covariance
-    params = {"d": d, "N": N, "order": mom.order, "truncation_error": mom.truncation_error,
+    params = {"d": d, "N": N, "order": mom.order, "expansion": expansion,
+              "truncation_error": mom.truncation_error,
               "activation": _as_activation(activation, "activation", owner).name}
     return _risk_from_eigen(s, c, mom.target_second_moment, n=n, lambdas=lam, noise=noise,
                             params=params, owner=owner, slack=1e-6)
