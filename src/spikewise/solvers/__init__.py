@@ -51,6 +51,7 @@ from spikewise.solvers.risk import (
     ridge_risk,
     ridge_risk_from_spectrum,
 )
+from spikewise.solvers.spiked_rf import SpikedRandomFeatures, SpikedWeights
 from spikewise.solvers.spikes import (
     OutlierPrediction,
     covariance_outliers,
@@ -131,4 +132,7 @@ __all__ = [
     "feature_moments",
     "finite_width_risk",
     "random_features_risk",
+    # the spiked random-feature model (large steps)
+    "SpikedRandomFeatures",
+    "SpikedWeights",
 ]
