@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 from spikewise._validation import InvalidParameterError
-from spikewise.solvers import finite_width_risk
+from spikewise.solvers import (
+    SpikedRandomFeatures,
+    feature_moments,
+    finite_width_risk,
+    spiked_rf_risk,
+)
 from spikewise.spectra import one_step, two_step
 
 LAMS = np.array([1e-2, 0.1, 1.0])
@@ -65,3 +70,62 @@ def test_theory_on_W1_vs_fresh_ridge_d1000(eta0):
     mean, se, th = _one_step_gap(eta0, d=1000, seeds=8)
     assert np.all(np.abs(mean) <= 3 * se), (mean, se)
     assert np.all(np.abs(mean) <= 0.03 * th), mean / th
+
+
+# --------------------------------------------------------------------------------------------
+# large steps: the spiked random-feature model
+# --------------------------------------------------------------------------------------------
+def test_spiked_model_moments_agree_with_the_unconditional_series():
+    # two independent computations of the same population moments: the model's conditional
+    # Mehler series (given kappa = v^T x) and the unconditional series in the cosines of W
+    model = SpikedRandomFeatures(activation="tanh", teacher="tanh", strength=0.8,
+                                 overlap=0.9, second_layer="rademacher", inflation=0.05)
+    w = model.weights(200, 60, rng=1)
+    mine = feature_moments(w.W, w.beta, activation="tanh", teacher="tanh", tol=1e-12,
+                           k_max=100)
+    np.testing.assert_allclose(model.population_covariance(w), mine.covariance, rtol=1e-7,
+                               atol=1e-9)
+    np.testing.assert_allclose(model.teacher_cross_moment(w), mine.cross_moment, rtol=1e-7,
+                               atol=1e-9)
+    risk = spiked_rf_risk(model, d=200, N=60, n=100, lambdas=LAMS, weights=w)
+    exact = finite_width_risk(w.W, w.beta, n=100, lambdas=LAMS, activation="tanh",
+                              teacher="tanh")
+    np.testing.assert_allclose(risk.conditional.test_error, exact.test_error, rtol=1e-6)
+    with pytest.raises(InvalidParameterError, match="model"):
+        spiked_rf_risk("tanh", d=10, N=10, n=10, lambdas=LAMS)
+
+
+def _giant_step(d, seeds, alpha_ridge):
+    """Cui et al. 2024: tanh, constant second layer, unit-norm W0, eta_tilde = 3 (eta =
+    3 sqrt(N)), step on 20 d samples, ridge (their lambda = 0.1) on alpha d fresh ones."""
+    N, n0, n = d, 20 * d, int(alpha_ridge * d)
+    lam = [0.1 * N / n]  # the cui2024 preset: lam_ours = lam * p / n
+    model = SpikedRandomFeatures.from_one_step("tanh", "tanh", psi=n0 / d, N=N, eta0=3.0,
+                                               alpha=0.5, second_layer="constant")
+    sim, cond, plain = [], [], []
+    for seed in range(seeds):
+        res = one_step(n=n0, d=d, N=N, activation="tanh", target="tanh", eta0=3.0,
+                       alpha=0.5, init="unit", second_layer="constant", spectra=(), k_top=0,
+                       lambdas=lam, n_test=4000, ridge_samples="fresh", n_ridge=n, rng=seed)
+        risk = spiked_rf_risk(model, d=d, N=N, n=n, lambdas=lam, rng=100 + seed)
+        sim.append(res.ridge.test_error[0])
+        cond.append(risk.conditional.test_error[0])
+        plain.append(risk.plain.test_error[0])
+    return np.array(sim), np.array(cond), np.array(plain)
+
+
+def test_giant_step_conditional_vs_plain_equivalence_small():
+    sim, cond, plain = _giant_step(100, 3, 1.5)
+    se = np.hypot(sim.std(ddof=1), cond.std(ddof=1)) / np.sqrt(sim.size)
+    assert abs(sim.mean() - cond.mean()) <= 3 * se + 0.08 * cond.mean(), (sim, cond)
+    assert plain.mean() > 2 * sim.mean()  # plain Gaussian equivalence is far off
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("alpha_ridge", [0.5, 1.5, 3.0])
+def test_giant_step_conditional_d1000(alpha_ridge):
+    sim, cond, plain = _giant_step(1000, 4, alpha_ridge)
+    se = np.hypot(sim.std(ddof=1), cond.std(ddof=1)) / np.sqrt(sim.size)
+    assert abs(sim.mean() - cond.mean()) <= 3 * se, (sim, cond)
+    assert abs(sim.mean() - cond.mean()) <= 0.02 * cond.mean(), (sim.mean(), cond.mean())
+    assert plain.mean() > 2 * sim.mean()

@@ -44,12 +44,14 @@ from spikewise.solvers.one_step import (
 )
 from spikewise.solvers.risk import (
     FeatureMoments,
+    LargeStepRisk,
     RidgeRisk,
     feature_moments,
     finite_width_risk,
     random_features_risk,
     ridge_risk,
     ridge_risk_from_spectrum,
+    spiked_rf_risk,
 )
 from spikewise.solvers.spiked_rf import SpikedRandomFeatures, SpikedWeights
 from spikewise.solvers.spikes import (
@@ -132,6 +134,8 @@ __all__ = [
     "feature_moments",
     "finite_width_risk",
     "random_features_risk",
+    "LargeStepRisk",
+    "spiked_rf_risk",
     # the spiked random-feature model (large steps)
     "SpikedRandomFeatures",
     "SpikedWeights",

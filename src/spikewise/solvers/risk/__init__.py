@@ -11,6 +11,7 @@ from spikewise.solvers.risk.finite_width import (
     feature_moments,
     finite_width_risk,
 )
+from spikewise.solvers.risk.large_step import LargeStepRisk, spiked_rf_risk
 from spikewise.solvers.risk.random_features import random_features_risk
 
 __all__ = [
@@ -21,4 +22,6 @@ __all__ = [
     "feature_moments",
     "finite_width_risk",
     "random_features_risk",
+    "LargeStepRisk",
+    "spiked_rf_risk",
 ]

@@ -1,0 +1,111 @@
+r"""Ridge risk after a step of any size, through the spiked random-feature model.
+
+After one step :math:`\eta = \eta_0N^\alpha` every neuron moves along the learned direction
+:math:`v` by :math:`t\tilde a_j` (:class:`~spikewise.solvers.SpikedRandomFeatures`, shared
+with the spectrum of the learned features). For :math:`\alpha = 0` (Ba et al. 2022) the move
+is :math:`O(N^{-1/2})` per neuron; at the maximal rate :math:`\alpha = 1/2` (the giant step
+of Dandi et al. 2023 and Cui et al. 2024) it is :math:`O(1)`, and the features are
+non-linear in :math:`\kappa = v^\top x`. Two predictions of ridge on ``n`` fresh samples:
+
+* ``"conditional"``: the deterministic equivalent of :mod:`spikewise.solvers.risk._ridge`
+  with the model's exact population moments (the conditional Mehler series of the model,
+  Gaussian given :math:`\kappa`, non-linear in it: the conditional Gaussian equivalence of
+  Cui et al. 2024);
+* ``"plain"``: the same with plain Gaussian equivalence, features replaced by
+  :math:`\mu_0(r_j) + \mu_1(r_j)w_j^\top x/r_j + \mu_\star(r_j)z_j` (the Hermite series cut
+  at order one, :func:`~spikewise.solvers.feature_moments` with ``expansion="linear"``),
+  which drops the non-linear dependence on :math:`\kappa` and is measurably wrong at the
+  giant step.
+
+Both are evaluated on one draw of the model's weights at the given ``d, N`` (the
+finite-width theory; average over draws for the proportional limit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spikewise._validation import InvalidParameterError, check_scalar
+from spikewise.solvers.risk._ridge import (
+    RidgeRisk,
+    _check_lambdas,
+    _risk_from_eigen,
+    eigen_projection,
+)
+from spikewise.solvers.risk.finite_width import finite_width_risk
+from spikewise.solvers.spiked_rf import SpikedRandomFeatures, SpikedWeights
+
+__all__ = ["LargeStepRisk", "spiked_rf_risk"]
+
+
+@dataclass(frozen=True, eq=False)
+class LargeStepRisk:
+    """The two predictions for ridge on the features of one draw of the spiked model.
+
+    Attributes
+    ----------
+    conditional : RidgeRisk
+        Deterministic equivalent with the model's exact moments (conditional Gaussian
+        equivalence).
+    plain : RidgeRisk
+        Deterministic equivalent under plain (linearized) Gaussian equivalence.
+    weights : SpikedWeights
+        The draw of the first layer both were computed on.
+    """
+
+    conditional: RidgeRisk
+    plain: RidgeRisk
+    weights: SpikedWeights = field(repr=False)
+
+
+def spiked_rf_risk(model, *, d, N, n, lambdas, weights=None, rng=None) -> LargeStepRisk:
+    r"""Ridge risk on the features of the spiked random-feature model, two ways.
+
+    Parameters
+    ----------
+    model : SpikedRandomFeatures
+        E.g. ``SpikedRandomFeatures.from_one_step(activation, teacher, psi=n_step/d, N=N,
+        eta0=eta0, alpha=alpha, second_layer=..., noise=...)``.
+    d, N : int
+        Input dimension and width of the draw (ignored when ``weights`` is given).
+    n : int
+        Fresh ridge samples, >= 1.
+    lambdas : array_like
+        Penalties >= 0 in the ridge convention of :mod:`spikewise.conventions`
+        (:math:`\hat b = (F^\top F/n + \lambda I)^{-1}F^\top y/n`).
+    weights : SpikedWeights, optional
+        A given draw (``model.weights(d, N, rng=)``); drawn with ``rng`` otherwise.
+    rng : None, int, SeedSequence or Generator
+
+    Returns
+    -------
+    LargeStepRisk
+    """
+    owner = "spiked_rf_risk"
+    if not isinstance(model, SpikedRandomFeatures):
+        raise InvalidParameterError(
+            f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. "
+            f"Got {type(model).__name__} instead."
+        )
+    n = check_scalar(n, "n", owner, kind="int", lower=1)
+    lam = _check_lambdas(lambdas, owner)
+    if weights is None:
+        weights = model.weights(d, N, rng=rng)
+    elif not isinstance(weights, SpikedWeights):
+        raise InvalidParameterError(
+            f"The 'weights' parameter of {owner} must be a SpikedWeights. "
+            f"Got {type(weights).__name__} instead."
+        )
+    noise = model.noise
+    params = {"d": weights.d, "N": weights.N, **model.params}
+    S = np.array(model.population_covariance(weights), dtype=np.float64)
+    s, c = eigen_projection(S, np.asarray(model.teacher_cross_moment(weights)))
+    conditional = _risk_from_eigen(
+        s, c, float(model.teacher.second_moment), n=n, lambdas=lam, noise=noise,
+        params={**params, "equivalence": "conditional"}, owner=owner, slack=1e-6)
+    plain = finite_width_risk(weights.W, weights.beta, n=n, lambdas=lam,
+                              activation=model.activation, teacher=model.teacher,
+                              noise=noise, expansion="linear")
+    return LargeStepRisk(conditional=conditional, plain=plain, weights=weights)
