@@ -326,7 +326,8 @@ def eigen_projection(S, b):
     """
     N = S.shape[0]
     lwork = int(lapack.dsytrd_lwork(N, lower=1)[0])
-    a, diag, off, tau, info = lapack.dsytrd(S, lower=1, lwork=lwork, overwrite_a=1)
+    # S is symmetric: its transpose is the Fortran-ordered matrix LAPACK overwrites in place
+    a, diag, off, tau, info = lapack.dsytrd(S.T, lower=1, lwork=lwork, overwrite_a=1)
     if info != 0:  # pragma: no cover - LAPACK argument error
         raise RuntimeError(f"dsytrd failed with info = {info}")
     q = np.array(b, dtype=np.float64)

@@ -259,30 +259,32 @@ def feature_moments(W, directions, *, activation="relu", teacher="relu", tol=1e-
         powers = tau[:, j][:, None] ** np.arange(Kb + 1)[None, :]
         b += (mu[:, : Kb + 1] * powers) @ (fact[: Kb + 1] * c[j, : Kb + 1])
 
-    # Sigma, by row blocks
-    G = Wn.T @ Wn
-    np.fill_diagonal(G, 0.0)
-    rho_max = float(np.abs(G).max()) if N > 1 else 0.0
+    # Sigma, by row blocks: S first holds the cosines, then (block by block) the series
+    S = np.empty((N, N))
+    rho_max = 0.0
+    for start in range(0, N, _BLOCK):
+        sl = slice(start, min(start + _BLOCK, N))
+        np.matmul(Wn[:, sl].T, Wn, out=S[sl])
+        S[sl, sl][np.diag_indices(sl.stop - start)] = 0.0
+        rho_max = max(rho_max, float(np.abs(S[sl]).max()))
     if relu:
         K, bound_s = 0, 0.0
     elif linear:
         K, bound_s = 1, np.nan
     else:
         K, bound_s = _pick_order(rho_max, tail_mu, tail_mu, target, k_max)
-    S = np.empty((N, N))
     for start in range(0, N, _BLOCK):
         sl = slice(start, min(start + _BLOCK, N))
-        R = G[sl]
+        R = S[sl].copy()
         if relu:
             p = act.kernel_params[:2]
             S[sl] = _relu_pair(p, p, r[sl, None], r[None, :], R)
         else:  # Horner in rho: sum_k k! mu_k(r_i) mu_k(r_l) rho^k
-            acc = fact[K] * np.outer(mu[sl, K], mu[:, K])
+            acc = S[sl]
+            np.multiply.outer(mu[sl, K], fact[K] * mu[:, K], out=acc)
             for k in range(K - 1, -1, -1):
                 acc *= R
-                acc += fact[k] * np.outer(mu[sl, k], mu[:, k])
-            S[sl] = acc
-    del G
+                acc += np.multiply.outer(mu[sl, k], fact[k] * mu[:, k])
     S[np.diag_indices(N)] = second
     bound = np.nan if linear else max(bound_s, bound_b)
     if bound > target:
