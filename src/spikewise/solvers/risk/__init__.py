@@ -1,5 +1,7 @@
 """Asymptotic ridge risk on (learned) features: the deterministic equivalent for a given
-covariance, the finite-width theory for a given first layer, and the random-features limit.
+covariance, the finite-width theory for a given first layer, the random-features limit, and
+large steps through the spiked random-feature model (conditional vs plain Gaussian
+equivalence).
 
 Lambda is in the ridge convention of :mod:`spikewise.conventions`
 (``b = (F^T F/n + lambda I)^{-1} F^T y/n``, the one of :func:`spikewise.spectra.ridge_path`).
