@@ -15,6 +15,7 @@ from spikewise.solvers import (
     SpikedRandomFeatures,
     feature_moments,
     finite_width_risk,
+    risk_vs_learning_rate,
     spiked_rf_risk,
 )
 from spikewise.spectra import one_step, two_step
@@ -129,3 +130,25 @@ def test_giant_step_conditional_d1000(alpha_ridge):
     assert abs(sim.mean() - cond.mean()) <= 3 * se, (sim, cond)
     assert abs(sim.mean() - cond.mean()) <= 0.02 * cond.mean(), (sim.mean(), cond.mean())
     assert plain.mean() > 2 * sim.mean()
+
+
+def test_risk_vs_learning_rate_curve():
+    etas = [0.0, 2.0, 8.0]
+    cond, plain = risk_vs_learning_rate("tanh", "tanh", eta0=etas, psi=2.0, d=120, N=90,
+                                        n=150, lambdas=LAMS, noise=0.1, rng=7)
+    assert cond.test_error.shape == (3, LAMS.size) and cond.coords["eta0"].tolist() == etas
+    # each row is spiked_rf_risk on the shared draw
+    base = int(np.random.default_rng(7).integers(2**63))
+    model = SpikedRandomFeatures.from_one_step("tanh", "tanh", psi=2.0, N=90, eta0=8.0,
+                                               noise=0.1)
+    w = model.weights(120, 90, rng=np.random.default_rng(base))
+    one = spiked_rf_risk(model, d=120, N=90, n=150, lambdas=LAMS, weights=w)
+    np.testing.assert_allclose(cond.test_error[2], one.conditional.test_error, rtol=1e-12)
+    np.testing.assert_allclose(plain.test_error[2], one.plain.test_error, rtol=1e-12)
+    # eta0 = 0 is random features: the two equivalences nearly agree, and a step helps
+    assert abs(cond.test_error[0, 1] - plain.test_error[0, 1]) < 0.05 * cond.test_error[0, 1]
+    assert cond.optimal_test_error[2] < cond.optimal_test_error[0]
+    assert cond.to_xarray().test_error.dims == ("eta0", "lambda")
+    with pytest.raises(InvalidParameterError, match="eta0"):
+        risk_vs_learning_rate("tanh", "tanh", eta0=[-1.0], psi=2.0, d=10, N=10, n=10,
+                              lambdas=LAMS)

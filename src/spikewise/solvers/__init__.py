@@ -51,6 +51,7 @@ from spikewise.solvers.risk import (
     random_features_risk,
     ridge_risk,
     ridge_risk_from_spectrum,
+    risk_vs_learning_rate,
     spiked_rf_risk,
 )
 from spikewise.solvers.spiked_rf import SpikedRandomFeatures, SpikedWeights
@@ -136,6 +137,7 @@ __all__ = [
     "random_features_risk",
     "LargeStepRisk",
     "spiked_rf_risk",
+    "risk_vs_learning_rate",
     # the spiked random-feature model (large steps)
     "SpikedRandomFeatures",
     "SpikedWeights",

@@ -13,7 +13,11 @@ from spikewise.solvers.risk.finite_width import (
     feature_moments,
     finite_width_risk,
 )
-from spikewise.solvers.risk.large_step import LargeStepRisk, spiked_rf_risk
+from spikewise.solvers.risk.large_step import (
+    LargeStepRisk,
+    risk_vs_learning_rate,
+    spiked_rf_risk,
+)
 from spikewise.solvers.risk.random_features import random_features_risk
 
 __all__ = [
@@ -26,4 +30,5 @@ __all__ = [
     "random_features_risk",
     "LargeStepRisk",
     "spiked_rf_risk",
+    "risk_vs_learning_rate",
 ]

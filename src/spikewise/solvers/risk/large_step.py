@@ -27,17 +27,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spikewise._validation import InvalidParameterError, check_scalar
+from spikewise._validation import InvalidParameterError, check_rng, check_scalar
 from spikewise.solvers.risk._ridge import (
     RidgeRisk,
     _check_lambdas,
+    _frozen,
     _risk_from_eigen,
     eigen_projection,
 )
 from spikewise.solvers.risk.finite_width import finite_width_risk
 from spikewise.solvers.spiked_rf import SpikedRandomFeatures, SpikedWeights
 
-__all__ = ["LargeStepRisk", "spiked_rf_risk"]
+__all__ = ["LargeStepRisk", "spiked_rf_risk", "risk_vs_learning_rate"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,3 +110,69 @@ def spiked_rf_risk(model, *, d, N, n, lambdas, weights=None, rng=None) -> LargeS
                               activation=model.activation, teacher=model.teacher,
                               noise=noise, expansion="linear")
     return LargeStepRisk(conditional=conditional, plain=plain, weights=weights)
+
+
+def _stack(risks, name, grid):
+    """Stack RidgeRisk results of one lambda path along a new leading grid axis."""
+    first = risks[0]
+    arrays = {k: np.stack([getattr(r, k) for r in risks])
+              for k in ("test_error", "train_error", "bias", "variance", "misspecification",
+                        "effective_regularization", "df1", "df2")}
+    params = {k: v for k, v in first.params.items() if k not in ("strength", "inflation",
+                                                                  "overlap", "rank")}
+    return RidgeRisk(lambdas=first.lambdas, noise=first.noise, coords={name: grid},
+                     params=params, **{k: _frozen(v) for k, v in arrays.items()})
+
+
+def risk_vs_learning_rate(activation, teacher, *, eta0, alpha=0.0, psi, d, N, n, lambdas,
+                          second_layer="gaussian", noise=0.0, rng=None):
+    r"""Ridge risk after one step as a function of the learning rate (error vs eta).
+
+    For every ``eta0`` (with :math:`\eta = \eta_0N^\alpha`,
+    :func:`spikewise.conventions.learning_rate`) the spiked random-feature model of the step
+    (:meth:`SpikedRandomFeatures.from_one_step`) is drawn at ``d, N`` with the SAME random
+    numbers (common random numbers: the curve is smooth in eta), and
+    :func:`spiked_rf_risk` gives the conditional and the plain Gaussian-equivalence risk of
+    ridge on ``n`` fresh samples.
+
+    Parameters
+    ----------
+    activation, teacher : str or Activation
+    eta0 : array_like
+        Learning-rate prefactors, >= 0 (``eta0 = 0``: random features at initialization).
+    alpha : float
+        Exponent of :math:`\eta = \eta_0N^\alpha`.
+    psi : float
+        :math:`n_{\rm step}/d` of the batch of the step.
+    d, N, n : int
+        Input dimension, width, fresh ridge samples.
+    lambdas : array_like
+        Penalties >= 0 (our convention).
+    second_layer : {"gaussian", "rademacher", "constant"}
+    noise : float
+    rng : None, int, SeedSequence or Generator
+        Seeds the one draw shared by all eta0.
+
+    Returns
+    -------
+    conditional, plain : RidgeRisk
+        Arrays of shape ``(len(eta0), len(lambdas))`` with grid axis ``"eta0"``.
+    """
+    owner = "risk_vs_learning_rate"
+    etas = np.asarray(eta0, dtype=float).reshape(-1)
+    if etas.size == 0 or not np.all(np.isfinite(etas)) or np.any(etas < 0):
+        raise InvalidParameterError(
+            f"The 'eta0' parameter of {owner} must be a non-empty array of finite floats "
+            f">= 0. Got {eta0!r} instead."
+        )
+    base = int(check_rng(rng, owner).integers(2**63))  # one draw, shared by every eta0
+    cond, plain = [], []
+    for e in etas:
+        model = SpikedRandomFeatures.from_one_step(
+            activation, teacher, psi=psi, N=N, eta0=float(e), alpha=alpha,
+            second_layer=second_layer, noise=noise)
+        w = model.weights(d, N, rng=np.random.default_rng(base))
+        risk = spiked_rf_risk(model, d=d, N=N, n=n, lambdas=lambdas, weights=w)
+        cond.append(risk.conditional)
+        plain.append(risk.plain)
+    return _stack(cond, "eta0", etas), _stack(plain, "eta0", etas)
