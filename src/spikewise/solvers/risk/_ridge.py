@@ -147,6 +147,22 @@ def _check_lambdas(lambdas, owner: str) -> np.ndarray:
     return lam
 
 
+def assemble(b0, g, s_eff, kappa, lam, peak):
+    r"""Bias, variance, test and train error from the fixed point (arrays broadcast).
+
+    ``b0`` is :math:`\kappa^2\theta_\star^\top\Sigma(\Sigma+\kappa)^{-2}\theta_\star`,
+    ``g`` is :math:`\mathrm{df}_2/n`, ``s_eff`` the effective noise
+    :math:`\text{noise}^2 + M`; at ``peak`` (interpolation at rank n) the error is infinite.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bias = np.where(peak, np.inf, b0 / (1.0 - g))
+        variance = np.where(peak, np.inf, s_eff * g / (1.0 - g))
+        test = bias + variance + s_eff
+        ratio = np.where(kappa > 0, lam / np.where(kappa > 0, kappa, 1.0), 0.0)
+        train = np.where(peak, 0.0, ratio**2 * test)
+    return bias, variance, test, train
+
+
 def solve_kappa(lam, h_dh, *, lower, upper, owner: str):
     r"""Solve :math:`h(\kappa) = \lambda` for increasing convex :math:`h` (vectorized).
 
@@ -247,13 +263,7 @@ def ridge_risk_from_spectrum(eigenvalues, signal, *, n, lambdas, misspecificatio
         df2 = (r * r).sum(1)
         # kappa^2 theta^T Sigma (Sigma + kappa)^-2 theta = sum_i w_i (kappa/(s_i+kappa))^2
         b0 = ((1.0 - r) ** 2 * w[None, :]).sum(1)
-        denom = 1.0 - df2 / n
-        s_eff = noise**2 + M
-        bias = np.where(peak, np.inf, b0 / denom)
-        variance = np.where(peak, np.inf, s_eff * (df2 / n) / denom)
-        test = bias + variance + s_eff
-        ratio = np.where(kappa > 0, lam / np.where(kappa > 0, kappa, 1.0), 0.0)
-        train = np.where(peak, 0.0, ratio**2 * test)
+    bias, variance, test, train = assemble(b0, df2 / n, noise**2 + M, kappa, lam, peak)
     return RidgeRisk(
         lambdas=_frozen(lam), test_error=_frozen(test), train_error=_frozen(train),
         bias=_frozen(bias), variance=_frozen(variance),

@@ -38,7 +38,13 @@ import numpy as np
 
 from spikewise._validation import InvalidParameterError, check_array, check_scalar
 from spikewise.solvers.marchenko_pastur import MarchenkoPastur
-from spikewise.solvers.risk._ridge import RidgeRisk, _check_lambdas, _frozen, solve_kappa
+from spikewise.solvers.risk._ridge import (
+    RidgeRisk,
+    _check_lambdas,
+    _frozen,
+    assemble,
+    solve_kappa,
+)
 from spikewise.solvers.risk.finite_width import _as_activation
 
 __all__ = ["random_features_risk"]
@@ -170,14 +176,7 @@ def random_features_risk(lambdas, *, psi, phi, activation="relu", teacher="relu"
             # the atom of nu at 0 (phi > 1) carries no signal: subtract its kappa^2 I2 share
             b0 = c1sq * Q * np.where(kappa > 0, kappa**2 * i2k - ms_i10, 0.0)
     M = np.maximum(c1sq + cstar2 + const - explained, 0.0)
-    s_eff = noise**2 + M
-    with np.errstate(divide="ignore", invalid="ignore"):
-        denom = 1.0 - f2 / P
-        bias = np.where(peak, np.inf, b0 / denom)
-        variance = np.where(peak, np.inf, s_eff * (f2 / P) / denom)
-        test = bias + variance + s_eff
-        ratio = np.where(kappa > 0, L / np.where(kappa > 0, kappa, 1.0), 0.0)
-        train = np.where(peak, 0.0, ratio**2 * test)
+    bias, variance, test, train = assemble(b0, f2 / P, noise**2 + M, kappa, L, peak)
     out_shape = tuple(len(v) for v in coords.values()) + (lam.size,)
 
     def shaped(a):
