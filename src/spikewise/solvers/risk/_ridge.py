@@ -332,7 +332,8 @@ def eigen_projection(S, b):
     Householder tridiagonalization ``S = Q T Q^T`` (LAPACK ``dsytrd``; ``S`` is overwritten),
     ``Q^T b`` by applying the reflectors, then the eigenpairs of the tridiagonal ``T``
     (MRRR): the eigenvectors of ``S`` are never formed, which saves the ``2 N^3``
-    back-transformation of a full ``eigh``.
+    back-transformation of a full ``eigh``. Only the upper triangle of ``S`` (C order) is
+    read.
     """
     N = S.shape[0]
     lwork = int(lapack.dsytrd_lwork(N, lower=1)[0])

@@ -197,6 +197,12 @@ def feature_moments(W, directions, *, activation="relu", teacher="relu", tol=1e-
     -------
     FeatureMoments
     """
+    return _moments(W, directions, activation=activation, teacher=teacher, tol=tol,
+                    k_max=k_max, expansion=expansion, full=True)
+
+
+def _moments(W, directions, *, activation, teacher, tol, k_max, expansion, full):
+    """:func:`feature_moments`; ``full=False`` leaves the lower triangle of Sigma unset."""
     owner = "feature_moments"
     W = check_array(W, "W", owner, ndim=2)
     d, N = W.shape
@@ -259,14 +265,17 @@ def feature_moments(W, directions, *, activation="relu", teacher="relu", tol=1e-
         powers = tau[:, j][:, None] ** np.arange(Kb + 1)[None, :]
         b += (mu[:, : Kb + 1] * powers) @ (fact[: Kb + 1] * c[j, : Kb + 1])
 
-    # Sigma, by row blocks: S first holds the cosines, then (block by block) the series
+    # Sigma, by row blocks of its upper triangle (the lower one is mirrored at the end, or
+    # left unset for the eigensolver, which reads only the upper triangle): S first holds
+    # the cosines, then, block by block, the series
     S = np.empty((N, N))
     rho_max = 0.0
     for start in range(0, N, _BLOCK):
         sl = slice(start, min(start + _BLOCK, N))
-        np.matmul(Wn[:, sl].T, Wn, out=S[sl])
-        S[sl, sl][np.diag_indices(sl.stop - start)] = 0.0
-        rho_max = max(rho_max, float(np.abs(S[sl]).max()))
+        block = S[sl, start:]
+        np.matmul(Wn[:, sl].T, Wn[:, start:], out=block)
+        block[:, : sl.stop - start][np.diag_indices(sl.stop - start)] = 0.0
+        rho_max = max(rho_max, float(np.abs(block).max()))
     if relu:
         K, bound_s = 0, 0.0
     elif linear:
@@ -275,16 +284,18 @@ def feature_moments(W, directions, *, activation="relu", teacher="relu", tol=1e-
         K, bound_s = _pick_order(rho_max, tail_mu, tail_mu, target, k_max)
     for start in range(0, N, _BLOCK):
         sl = slice(start, min(start + _BLOCK, N))
-        R = S[sl].copy()
+        acc = S[sl, start:]
+        R = acc.copy()
         if relu:
             p = act.kernel_params[:2]
-            S[sl] = _relu_pair(p, p, r[sl, None], r[None, :], R)
+            acc[...] = _relu_pair(p, p, r[sl, None], r[None, start:], R)
         else:  # Horner in rho: sum_k k! mu_k(r_i) mu_k(r_l) rho^k
-            acc = S[sl]
-            np.multiply.outer(mu[sl, K], fact[K] * mu[:, K], out=acc)
+            np.multiply.outer(mu[sl, K], fact[K] * mu[start:, K], out=acc)
             for k in range(K - 1, -1, -1):
                 acc *= R
-                acc += np.multiply.outer(mu[sl, k], fact[k] * mu[:, k])
+                acc += np.multiply.outer(mu[sl, k], fact[k] * mu[start:, k])
+        if full:
+            S[start:, sl] = acc.T
     S[np.diag_indices(N)] = second
     bound = np.nan if linear else max(bound_s, bound_b)
     if bound > target:
@@ -338,8 +349,8 @@ def finite_width_risk(W, directions, *, n, lambdas, activation="relu", teacher="
     n = check_scalar(n, "n", owner, kind="int", lower=1)
     lam = _check_lambdas(lambdas, owner)
     noise = check_scalar(noise, "noise", owner, lower=0.0)
-    mom = feature_moments(W, directions, activation=activation, teacher=teacher, tol=tol,
-                          k_max=k_max, expansion=expansion)
+    mom = _moments(W, directions, activation=activation, teacher=teacher, tol=tol,
+                   k_max=k_max, expansion=expansion, full=False)  # upper triangle suffices
     d, N = np.shape(W)
     s, c = eigen_projection(mom.covariance, mom.cross_moment)  # overwrites the covariance
     params = {"d": d, "N": N, "order": mom.order, "expansion": expansion,
