@@ -9,7 +9,7 @@ more of the teacher's Hermite components become learnable (the dotted lines mark
 ``alpha = (l-1)/(2l)``). At ``alpha = 1/2`` the step is the giant step of the next page.
 
 Curves: the deterministic equivalent on the spiked random-feature model of the step
-(:func:`spikewise.solvers.spiked_rf_risk`; conditional Gaussian equivalence, exact moments)
+(:func:`spikewise.solvers.spiked_rf_risk`, Gaussian equivalence with the exact moments)
 and its plain Gaussian-equivalence counterpart; points: ``one_step(...,
 ridge_samples="fresh")``, ridge on ``n`` fresh samples, best lambda on a common path (our
 convention ``b = (F^T F / n + lambda I)^(-1) F^T y / n``). The random-features error and the
@@ -43,7 +43,7 @@ for j, alpha in enumerate(alphas):
                                                eta0=eta0, alpha=alpha, noise=noise)
     for s in range(seeds):
         risk = spiked_rf_risk(model, d=d, N=N, n=n, lambdas=lambdas, rng=100 + s)
-        cond[s, j] = risk.conditional.optimal_test_error
+        cond[s, j] = risk.exact_moments.optimal_test_error
         plain[s, j] = risk.plain.optimal_test_error
         res = one_step(n=n, d=d, N=N, activation=activation, target=teacher, noise=noise,
                        eta0=eta0, alpha=alpha, spectra=(), k_top=0, lambdas=lambdas,
@@ -56,7 +56,7 @@ g = get_activation(teacher)
 linear = g.second_moment + noise**2 - g.mu0**2 - g.mu1**2
 
 fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
-ax.plot(alphas, cond.mean(0), marker="s", label="conditional GE (spiked RF model)")
+ax.plot(alphas, cond.mean(0), marker="s", label="exact-moment GE (spiked RF model)")
 ax.plot(alphas, plain.mean(0), marker="^", linestyle="--", label="plain GE")
 ax.errorbar(alphas, sim.mean(0), yerr=sim.std(0), fmt="o", color="k", capsize=3,
             label=f"simulation, fresh ridge samples ({seeds} seeds)")
@@ -72,6 +72,6 @@ ax.set_title(f"n={n}, d={d}, N={N}, {activation} on {teacher}, eta0={eta0}, nois
              fontsize="medium")
 ax.legend(fontsize="small", frameon=False)
 print("alpha:", alphas.tolist())
-print("conditional:", np.round(cond.mean(0), 4).tolist())
+print("exact moments:", np.round(cond.mean(0), 4).tolist())
 print("plain GE   :", np.round(plain.mean(0), 4).tolist())
 print("simulation :", np.round(sim.mean(0), 4).tolist())

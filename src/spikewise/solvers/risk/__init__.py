@@ -1,6 +1,6 @@
 """Asymptotic ridge risk on (learned) features: the deterministic equivalent for a given
 covariance, the finite-width theory for a given first layer, the random-features limit, and
-large steps through the spiked random-feature model (conditional vs plain Gaussian
+large steps through the spiked random-feature model (exact-moment vs plain Gaussian
 equivalence).
 
 Lambda is in the ridge convention of :mod:`spikewise.conventions`
