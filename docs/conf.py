@@ -199,7 +199,7 @@ _write_api_list()
 
 
 # -- theory pages (written by the theory modules' authors) -------------------------------------
-THEORY_ORDER = ["laws", "spikes", "one_step", "multi_spike"]
+THEORY_ORDER = ["laws", "spikes", "one_step", "multi_spike", "risk"]
 
 
 def _write_theory_toc():

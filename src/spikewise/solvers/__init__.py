@@ -46,6 +46,18 @@ from spikewise.solvers.one_step_theory import (
     critical_learning_rate,
     one_step_spike,
 )
+from spikewise.solvers.risk import (
+    FeatureMoments,
+    LargeStepRisk,
+    RidgeRisk,
+    feature_moments,
+    finite_width_risk,
+    random_features_risk,
+    ridge_risk,
+    ridge_risk_from_spectrum,
+    risk_vs_learning_rate,
+    spiked_rf_risk,
+)
 from spikewise.solvers.spiked_rf import (
     AdaptiveKernel,
     CKOutlier,
@@ -130,6 +142,17 @@ __all__ = [
     "TwoStepSpike",
     "TwoStepSpikes",
     "two_step_spikes",
+    # ridge risk (finite-width deterministic equivalent, random-features limit)
+    "RidgeRisk",
+    "ridge_risk",
+    "ridge_risk_from_spectrum",
+    "FeatureMoments",
+    "feature_moments",
+    "finite_width_risk",
+    "random_features_risk",
+    "LargeStepRisk",
+    "spiked_rf_risk",
+    "risk_vs_learning_rate",
     # the spiked random-feature model (large steps)
     "SpikedRandomFeatures",
     "SpikedWeights",

@@ -152,7 +152,8 @@ class ExperimentResult:
         ``"ck1"``/``"ck2"``: (k_top, m, len(degrees)) overlaps of the top CK eigenvectors
         (sample space) with the normalized ``He_k(X beta_j)``.
     ridge : RidgePath or None
-        Ridge on the final features (train batch; test error on ``n_test`` fresh samples).
+        Ridge on the final features, fitted on the last step batch (``ridge_samples="reuse"``)
+        or on ``n_ridge`` fresh samples (``"fresh"``); test error on ``n_test`` fresh samples.
     params : dict
         The parameters (sizes, ratios, activation, learning rates, options).
     seed : object
@@ -492,7 +493,7 @@ def _check_schedule(schedule, owner) -> StepSchedule:
 
 
 def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto",
-         method_options=None, **options):
+         method_options=None, ridge_samples="reuse", n_ridge=None, **options):
     n_steps = len(schedule)
     allowed = tuple(f"W{t}" for t in range(n_steps + 1)) + tuple(
         f"ck{t}" for t in range(n_steps + 1))
@@ -502,6 +503,9 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
     spectra, k_top, degrees, lambdas = o.spectra, o.k_top, o.degrees, o.lambdas
     orientation, remove, dt = o.orientation, o.remove, o.dtype
     etas_checked = [(st.eta0, st.alpha, st.learning_rate(N)) for st in schedule]
+    check_option(ridge_samples, "ridge_samples", owner, ("reuse", "fresh"))
+    n_ridge = n if n_ridge is None else check_scalar(n_ridge, "n_ridge", owner, kind="int",
+                                                     lower=1)
     act = resolve_activation(activation, "activation", owner)
     gen, seed = _seeded(rng, owner)
 
@@ -530,6 +534,10 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
                            else batches[-1])
         test = sample_dataset(o.n_test, teacher, rng=gen) if (o.n_test and lambdas is not None) \
             else None
+        # ridge on fresh samples, independent of the step batches (drawn last: the
+        # "reuse" stream is unchanged)
+        ridge_batch = sample_dataset(n_ridge, teacher, rng=gen) \
+            if (lambdas is not None and ridge_samples == "fresh") else None
         _mark("sample")
 
         params = {
@@ -544,6 +552,9 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
             params.update({f"eta0{sfx}": e0, f"alpha{sfx}": al, f"eta{sfx}": eta})
         for t, st in enumerate(schedule[1:], start=2):
             params["batch" if t == 2 else f"batch_{t}"] = st.batch
+        if lambdas is not None:
+            params.update({"ridge_samples": ridge_samples,
+                           "n_ridge": n_ridge if ridge_samples == "fresh" else n})
 
         Xc = None if X_ck64 is None else X_ck64.astype(dt, copy=False)
         weights = {"W0": W}
@@ -628,9 +639,11 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
         if lambdas is not None:
             # the features of the final weights on the last training batch
             W_fin = weights[f"W{n_steps}"]
-            Xb64, yb = batches[-1]
+            Xb64, yb = batches[-1] if ridge_batch is None else ridge_batch
             Xb = Xb64.astype(dt, copy=False)
-            if Xc is not None:  # F holds the features on the fresh inputs
+            if ridge_batch is not None:
+                F = activate_inplace(Xb @ W_fin, act)
+            elif Xc is not None:  # F holds the features on the fresh inputs
                 np.matmul(Xb, W_fin, out=F)
                 activate_inplace(F, act)
             Ft = Fy = None
@@ -695,6 +708,8 @@ def train(
     rng=None,
     method: str = "auto",
     method_options=None,
+    ridge_samples: str = "reuse",
+    n_ridge: int | None = None,
 ) -> ExperimentResult:
     r"""Train a two-layer network by a schedule of gradient steps and measure its spectra.
 
@@ -763,6 +778,13 @@ def train(
     method_options : dict, optional
         Keyword arguments of the matrix-free functions (``n_probes``, ``n_steps``, ``tol``,
         ``max_steps``, ``rng``; the probes are drawn from ``rng`` of the run by default).
+    ridge_samples : {"reuse", "fresh"}
+        Fit the ridge on the last step batch (``"reuse"``) or on ``n_ridge`` fresh samples,
+        independent of the steps (``"fresh"``: the setting of Ba et al. 2022 and Cui et al.
+        2024, and of :func:`spikewise.solvers.finite_width_risk`). The test error is
+        ``mean (y - F b_hat)^2`` on ``n_test`` fresh samples, label noise included.
+    n_ridge : int, optional
+        Fresh ridge samples (default ``n``); used only with ``ridge_samples="fresh"``.
 
     Returns
     -------
@@ -783,6 +805,7 @@ def train(
         preprocess=preprocess, ck_inputs=ck_inputs, orientation=orientation, spectra=spectra,
         k_top=k_top, degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype,
         n_threads=n_threads, rng=rng, method=method, method_options=method_options,
+        ridge_samples=ridge_samples, n_ridge=n_ridge,
     )
 
 
@@ -808,6 +831,8 @@ def one_step(
     degrees=(1, 2, 3),
     n_test: int = 0,
     lambdas=None,
+    ridge_samples: str = "reuse",
+    n_ridge: int | None = None,
     dtype="float64",
     n_threads=None,
     rng=None,
@@ -834,6 +859,8 @@ def one_step(
         As in :func:`train`.
     k_top, degrees, n_test, lambdas, dtype, n_threads, rng, method, method_options
         As in :func:`train`.
+    ridge_samples, n_ridge
+        As in :func:`train`.
     spectra : tuple
         Which dense spectra to compute, among ``"W0", "W1", "ck0", "ck1"``.
 
@@ -857,6 +884,7 @@ def one_step(
         ck_inputs=ck_inputs, orientation=orientation, spectra=spectra, k_top=k_top,
         degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads,
         rng=rng, method=method, method_options=method_options,
+        ridge_samples=ridge_samples, n_ridge=n_ridge,
     )
 
 
@@ -885,6 +913,8 @@ def two_step(
     degrees=(1, 2, 3),
     n_test: int = 0,
     lambdas=None,
+    ridge_samples: str = "reuse",
+    n_ridge: int | None = None,
     dtype="float64",
     n_threads=None,
     rng=None,
@@ -913,6 +943,8 @@ def two_step(
         As in :func:`train`.
     k_top, degrees, n_test, lambdas, dtype, n_threads, rng, method, method_options
         As in :func:`train`.
+    ridge_samples, n_ridge
+        As in :func:`train`.
     spectra : tuple
         Which dense spectra to compute, among ``"W0", "W1", "W2", "ck0", "ck1", "ck2"``.
 
@@ -933,4 +965,5 @@ def two_step(
         preprocess=preprocess, ck_inputs=ck_inputs, orientation=orientation, spectra=spectra,
         k_top=k_top, degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype,
         n_threads=n_threads, rng=rng, method=method, method_options=method_options,
+        ridge_samples=ridge_samples, n_ridge=n_ridge,
     )
