@@ -11,18 +11,49 @@ from pathlib import Path
 
 import numpy as np
 
-from spikewise._validation import check_scalar
+from spikewise._validation import InvalidParameterError, check_scalar
 
 _SWEEP = (0.4, 0.7, 0.9, 1.1, 1.4, 2.0, 3.0)
 
 
+#: file types the figure may be written as (matplotlib infers the format from the suffix)
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
 def _resolve_out(out) -> Path:
-    out = Path(out)
-    if out.suffix.lower() == ".png":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        return out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    return (out / "spikewise_demo.png").resolve()
+    """The figure's path: ``out`` itself for an image file name, else a file in folder ``out``.
+
+    Checks everything before the experiment runs; raises :class:`InvalidParameterError` for a
+    file name with another suffix (``fig.txt`` is not made a folder) and for a path that
+    cannot be created.
+    """
+    try:
+        out = Path(out)
+    except TypeError:
+        raise InvalidParameterError(
+            f"The 'out' parameter of spikewise demo must be a path. Got {out!r} instead."
+        ) from None
+    is_file = out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
+    if not is_file and out.suffix and not out.is_dir():
+        raise InvalidParameterError(
+            f"The 'out' parameter of spikewise demo must be a folder or an image file name "
+            f"ending in one of {', '.join(IMAGE_SUFFIXES)}. Got {str(out)!r} instead."
+        )
+    folder = out.parent if is_file else out
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"The 'out' parameter of spikewise demo must name a folder that can be created. "
+            f"Got {str(out)!r}: {exc.strerror or exc}."
+        ) from None
+    target = out if is_file else out / "spikewise_demo.png"
+    if target.is_dir():
+        raise InvalidParameterError(
+            f"The 'out' parameter of spikewise demo names a folder, {str(target)!r}, where "
+            "the figure file should go. Give another file name."
+        )
+    return target.resolve()
 
 
 def _row(name, limit, finite, given, measured):
@@ -37,7 +68,7 @@ def _row(name, limit, finite, given, measured):
 
 
 def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="tanh",
-             noise=0.0, eta=None, seed=0):
+             noise=0.0, eta=None, seed=0, allow_large=False):
     """Run the one-step experiment, draw it over the theory, and return ``(path, table)``.
 
     The figure has three panels: (a) the singular values of ``W1`` over the Marchenko–Pastur
@@ -50,7 +81,8 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     Parameters
     ----------
     out : path
-        Folder (the file is ``spikewise_demo.png``) or a ``.png`` file name.
+        Folder (the file is ``spikewise_demo.png``) or an image file name ending in
+        ``.png``, ``.pdf``, ``.svg``, ``.jpg`` or ``.jpeg``.
     d : int
         Input dimension; ``n = psi * d`` samples, ``N = phi * d`` neurons.
     psi, phi : float > 0
@@ -65,6 +97,9 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
         threshold.
     seed : int
         Seed of every random draw.
+    allow_large : bool
+        Run even when the simulation's estimated memory exceeds the machine's (the CLI's
+        ``--force``).
     """
     import matplotlib
 
@@ -90,6 +125,14 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     if abs(sigma.mu0) > 1e-10:
         sigma = sigma.centred()
     n, N = int(round(psi * d)), int(round(phi * d))
+    for name, value, size in (("psi", psi, n), ("phi", phi, N)):
+        if size < 10:
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {owner} must give at least 10 "
+                f"{'samples n' if name == 'psi' else 'neurons N'} = round({name} * d) at "
+                f"d = {d}, i.e. {name} >= {9.5 / d:.3g}. Got {value!r} instead."
+            )
+    path = _resolve_out(out)
     psi, phi = n / d, N / d
     start = time.perf_counter()
 
@@ -106,7 +149,7 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
 
     run = one_step(n=n, d=d, N=N, activation=sigma, target=sigma_star, noise=noise, eta0=eta,
                    spectra=("W1", "ck0", "ck1"), ck_inputs="fresh", orientation="feature",
-                   k_top=1, degrees=(1,), rng=seed)
+                   k_top=1, degrees=(1,), rng=seed, allow_large=allow_large)
     theory = one_step_spike(sigma, sigma_star, psi=psi, phi=phi, eta=eta, noise=noise, n=n)
     lim, fin = theory.limit, theory.finite
     # the same prediction conditional on this run's draw of a, W0, X, y and beta: it removes
@@ -127,7 +170,7 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     sim_ov = np.empty_like(sweep)
     for i, e in enumerate(sweep):
         r = one_step(n=n, d=d, N=N, activation=sigma, target=sigma_star, noise=noise, eta0=e,
-                     spectra=("W1",), k_top=1, degrees=(1,), rng=seed)
+                     spectra=("W1",), k_top=1, degrees=(1,), rng=seed, allow_large=allow_large)
         sim_top[i] = r.spectra["W1"].values.max()
         sim_ov[i] = r.alignments["W1"][0, 0]
 
@@ -176,7 +219,6 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
         f"spikewise demo: one gradient step, sigma = {sigma.name}, teacher = {sigma_star.name}, "
         f"n = {n}, d = {d}, N = {N}, noise = {noise:g}, seed = {seed}", fontsize=10)
     fig.tight_layout()
-    path = _resolve_out(out)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -195,7 +195,7 @@ def _wrap(text: str, width: int = 64) -> str:
 
 def _support_of(law) -> list[tuple[float, float]]:
     support = getattr(law, "support", None)
-    if callable(support):
+    if callable(support) and not isinstance(support, list):
         support = support()
     if support is None:
         return []
@@ -293,16 +293,26 @@ def _as_laws(law) -> list:
     return [law]
 
 
+#: most bars a histogram may have (more cannot be seen, and would take minutes and
+#: gigabytes inside matplotlib)
+MAX_BINS = 10_000
+
+
 def _check_bins(bins, owner: str):
     if bins is None or isinstance(bins, str):
         return bins
     if isinstance(bins, numbers.Integral) and not isinstance(bins, bool):
-        return check_scalar(bins, "bins", owner, kind="int", lower=1)
+        return check_scalar(bins, "bins", owner, kind="int", lower=1, upper=MAX_BINS)
     edges = check_array(bins, "bins", owner, ndim=1)
     if edges.size < 2 or np.any(np.diff(edges) <= 0):
         raise InvalidParameterError(
             f"The 'bins' parameter of {owner} must be an int, a numpy bin rule or increasing "
             f"edges. Got an array of {edges.size} values that does not increase instead."
+        )
+    if edges.size - 1 > MAX_BINS:
+        raise InvalidParameterError(
+            f"The 'bins' parameter of {owner} must give at most {MAX_BINS} bins. Got "
+            f"{edges.size} edges ({edges.size - 1} bins) instead."
         )
     return edges
 
@@ -314,7 +324,7 @@ def _n_bins(values: np.ndarray, bins) -> int:
     if isinstance(bins, str):
         if values.size < 2 or np.ptp(values) == 0:
             return 8
-        return max(len(np.histogram_bin_edges(values, bins=bins)) - 1, 1)
+        return int(np.clip(len(np.histogram_bin_edges(values, bins=bins)) - 1, 1, MAX_BINS))
     return int(bins)
 
 
@@ -536,7 +546,8 @@ def overlay(spectrum, law=None, *, ax=None, bins=None, outliers=None, measured="
         By default ``clip(2 * sqrt(m), 20, 100)`` bins across the bulk (the support of the law)
         for ``m`` values. An int is the number of bins across the bulk, a string a
         :func:`numpy.histogram_bin_edges` rule applied to the bulk; the same bin width is
-        extended to cover the outliers. Explicit edges are used as given.
+        extended to cover the outliers. Explicit edges are used as given. At most
+        :data:`MAX_BINS` (10000) bins.
     outliers : array_like or OutlierPrediction, optional
         Predicted outlier positions (``NaN`` entries mean "no outlier" and are skipped), or a
         prediction object of :mod:`spikewise.solvers` (its ``outliers`` are used); drawn as

@@ -997,7 +997,7 @@ def spike_onset_width(
     eta0, alpha, noise, a_init
         As in :func:`visible_spikes`.
     N_min, N_max : float
-        Search range.
+        Search range, ``2 <= N_min < N_max <= 1e15``.
     rtol : float
         Relative tolerance on N.
 
@@ -1012,7 +1012,8 @@ def spike_onset_width(
     psi = check_scalar(psi, "psi", owner, lower=0.0, lower_inclusive=False)
     phi = check_scalar(phi, "phi", owner, lower=0.0, lower_inclusive=False)
     N_min = check_scalar(N_min, "N_min", owner, lower=2.0)
-    N_max = check_scalar(N_max, "N_max", owner, lower=N_min, lower_inclusive=False)
+    # beyond ~1e15 the finite-N strengths of a large step overflow a double
+    N_max = check_scalar(N_max, "N_max", owner, lower=N_min, upper=1e15, lower_inclusive=False)
     rtol = check_scalar(rtol, "rtol", owner, lower=1e-8, upper=0.5)
 
     def margin(N):
@@ -1040,7 +1041,15 @@ def spike_onset_width(
     lo, hi = math.log(N_min), math.log(N_max)
     if margin(N_min) > 0:
         return float(N_min)
-    if margin(N_max) <= 0:
+    try:
+        top = margin(N_max)
+    except OverflowError:
+        raise InvalidParameterError(
+            f"The 'N_max' parameter of {owner} is too large for eta0={eta0!r}, "
+            f"alpha={alpha!r}: the finite-N spike strengths overflow a double there. Got "
+            f"N_max={N_max!r}; use a smaller N_max."
+        ) from None
+    if top <= 0:
         return math.inf
     while hi - lo > rtol:
         mid = 0.5 * (lo + hi)

@@ -309,7 +309,7 @@ def _support_pieces(law, name: str, owner: str):
     )
     if not hasattr(law, "stieltjes") or not hasattr(law, "support"):
         raise bad
-    support = law.support() if callable(law.support) else law.support
+    support = law.support if isinstance(law.support, list) else law.support()
     pieces = []
     try:
         for lo, hi in list(support or []):
@@ -359,7 +359,7 @@ def _mp_transform(law):
     name = type(law).__name__
     if name == "MarchenkoPastur":
         return _mp_marchenko_pastur(float(law.ratio), float(law.scale))
-    support = law.support() if callable(law.support) else law.support
+    support = law.support if isinstance(law.support, list) else law.support()
     if not list(support or []):
         locs, masses = law.atoms() if callable(law.atoms) else law.atoms
         tw = [(float(t), float(w)) for t, w in zip(locs, masses, strict=True) if w > 0]
@@ -961,7 +961,7 @@ def covariance_outliers(
     Parameters
     ----------
     alpha : float or array_like of float
-        Population spike eigenvalues, ``> 0``.
+        Population spike eigenvalues, in ``(0, 1e150]``.
     ratio : float
         ``gamma = p / n > 0``.
     population : SpectralLaw or (locations, weights) or None
@@ -991,9 +991,10 @@ def covariance_outliers(
     """
     owner = "covariance_outliers"
     al = _strengths(alpha, "alpha", owner)
-    if np.any(al <= 0):
+    # psi'(alpha) holds alpha^2, which must stay a double
+    if np.any(al <= 0) or np.any(al > 1e150):
         raise InvalidParameterError(
-            f"The 'alpha' parameter of {owner} must contain only finite floats > 0 "
+            f"The 'alpha' parameter of {owner} must contain only finite floats in (0, 1e150] "
             f"(population eigenvalues). Got {al.tolist()} instead."
         )
     gamma = check_scalar(ratio, "ratio", owner, lower=0.0, lower_inclusive=False)

@@ -25,6 +25,7 @@ from spikewise._validation import (
     check_option,
     check_scalar,
 )
+from spikewise.conventions import learning_rate
 from spikewise.spectra._activation_apply import (
     activate_inplace,
     activated_gram,
@@ -33,6 +34,7 @@ from spikewise.spectra._activation_apply import (
     resolve_activation,
 )
 from spikewise.spectra._linalg import eigh_top, gram, thread_limits
+from spikewise.spectra._memory import check_memory
 from spikewise.spectra.alignments import hermite_alignments, squared_overlaps
 from spikewise.spectra.features import ORIENTATIONS
 from spikewise.spectra.ridge import RidgePath, ridge_path
@@ -108,7 +110,9 @@ class ExperimentResult:
         ``"W1"``/``"W2"``: (k_top, m) squared overlaps of the top left singular vectors with
         the m teacher directions; ``"spike1"``/``"spike2"``: (1, m) for the update's spike;
         ``"ck1"``/``"ck2"``: (k_top, m, len(degrees)) overlaps of the top CK eigenvectors
-        (sample space) with the normalized ``He_k(X beta_j)``.
+        (sample space) with the normalized ``He_k(X beta_j)``; NaN for an eigenvector in
+        the null space of ``F`` (rank-deficient features, e.g. at tiny sizes), which has no
+        sample-space image.
     ridge : RidgePath or None
         Ridge on the final features (train batch; test error on ``n_test`` fresh samples).
     params : dict
@@ -317,7 +321,7 @@ def _validate_common(owner, n, d, N, eta0, alpha, noise, spectra, allowed, k_top
                 f"Got {lambdas!r} instead."
             )
     dt = _check_dtype(dtype, owner).type
-    remove = _check_remove(preprocess, owner)
+    remove = _check_remove(preprocess, owner, name="preprocess")
     check_option(init, "init", owner, ("gaussian", "unit"))
     check_option(second_layer, "second_layer", owner, ("gaussian", "rademacher", "constant"))
     if n_threads is not None:
@@ -326,9 +330,32 @@ def _validate_common(owner, n, d, N, eta0, alpha, noise, spectra, allowed, k_top
             n_index)
 
 
+def _ck_alignments(Us, X, directions, degrees):
+    """:func:`hermite_alignments` of the nonzero columns of ``Us``, NaN for the others."""
+    ok = np.linalg.norm(Us, axis=0) > 0
+    out = np.full((Us.shape[1], directions.shape[1], len(degrees)), np.nan)
+    if np.any(ok):
+        out[ok] = hermite_alignments(Us[:, ok], X, directions, degrees=degrees)
+    return out
+
+
+def _check_finite_step(W, t, owner, e0, eta, noise):
+    """Refuse a step whose weights overflowed (or would overflow in a Gram matrix)."""
+    big = float(np.sqrt(np.finfo(W.dtype).max / max(W.shape)))
+    if W.size and max(float(W.max()), -float(W.min())) < big:  # False for NaN
+        return
+    sfx = "" if t == 1 else f"_{t}"
+    raise InvalidParameterError(
+        f"The 'eta0{sfx}' (and 'alpha{sfx}', 'noise') parameters of {owner} are too large: the "
+        f"step made W{t} non-finite or larger than {big:.3g} in {W.dtype}, where its spectrum "
+        f"cannot be computed. Got eta0{sfx}={e0!r} (eta = {eta:.3g}) and noise={noise!r}; "
+        "use a learning rate and a label noise that keep the weights of order one."
+    )
+
+
 def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch, init,
          second_layer, preprocess, ck_inputs, orientation, spectra, k_top, degrees, n_test,
-         lambdas, dtype, n_threads, rng, keep_features):
+         lambdas, dtype, n_threads, rng, keep_features, allow_large=False):
     n_steps = len(etas_spec)
     allowed = _SPECTRA_ONE + (("W2", "ck2") if n_steps == 2 else ())
     flat_eta = [x for pair in etas_spec for x in pair]
@@ -342,7 +369,17 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
         suffix = "" if t == 1 else f"_{t}"
         e0 = check_scalar(e0, f"eta0{suffix}", owner, lower=0.0)
         al = check_scalar(al, f"alpha{suffix}", owner)
-        etas_checked.append((e0, al, e0 * float(N) ** al))
+        try:
+            eta = learning_rate(e0, N=N, alpha=al)
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(
+                str(exc).replace("'alpha' parameter of learning_rate",
+                                 f"'alpha{suffix}' parameter of {owner}")
+            ) from None
+        etas_checked.append((e0, al, eta))
+    check_memory(owner, allow_large=allow_large, n=n, d=d, N=N, dtype=dt, n_steps=n_steps,
+                 fresh_inputs=ck_inputs == "fresh",
+                 n_test=n_test if lambdas is not None else 0)
     act = resolve_activation(activation, "activation", owner)
     gen, seed = _seeded(rng, owner)
     k_top = min(k_top, d, N, n)
@@ -412,6 +449,7 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
             eta = etas_checked[t - 1][2]
             W_new = np.array(W_old, order="C", copy=True)
             _axpy_gemm(W_new, Xb, H, eta / n)
+            _check_finite_step(W_new, t, owner, etas_checked[t - 1][0], eta, noise)
             F, H = H, None  # the n x N buffer is reused for the new features
             _mark("GEMM X^T M")
             weights[f"W{t}"] = W_new
@@ -448,9 +486,7 @@ def _run(owner, *, n, d, N, activation, target, n_index, noise, etas_spec, batch
                         _mark("top-k Lanczos")
                     if k_top:
                         Xh = Xb64 if Xc is None else X_ck64
-                        aligns[f"ck{t}"] = hermite_alignments(
-                            Us, Xh, teacher.directions, degrees=degrees
-                        )
+                        aligns[f"ck{t}"] = _ck_alignments(Us, Xh, teacher.directions, degrees)
                     _mark("other")
         ridge = None
         if lambdas is not None:
@@ -520,6 +556,7 @@ def one_step(
     dtype="float64",
     n_threads=None,
     rng=None,
+    allow_large: bool = False,
 ) -> ExperimentResult:
     r"""Train a two-layer network for one gradient step and measure its spectra.
 
@@ -570,6 +607,10 @@ def one_step(
         BLAS and Numba threads. The sample and the Numba kernels are bitwise identical for
         any count; multithreaded BLAS changes results in the last bits only.
     rng : None, int, SeedSequence or Generator
+    allow_large : bool, default False
+        Run even when the estimated memory (inputs, the n x N features, the weights, the
+        largest Gram matrix) exceeds the machine's physical memory. Without it such a run is
+        refused up front with the number of GiB it would take.
 
     Returns
     -------
@@ -581,7 +622,7 @@ def one_step(
         second_layer=second_layer, preprocess=preprocess, ck_inputs=ck_inputs,
         orientation=orientation, spectra=spectra, k_top=k_top, degrees=degrees,
         n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads, rng=rng,
-        keep_features=False,
+        keep_features=False, allow_large=allow_large,
     )
 
 
@@ -612,6 +653,7 @@ def two_step(
     dtype="float64",
     n_threads=None,
     rng=None,
+    allow_large: bool = False,
 ) -> ExperimentResult:
     r"""Two gradient steps on the first layer (Moniri & Hassani 2025), fresh or reused batch.
 
@@ -632,5 +674,5 @@ def two_step(
         second_layer=second_layer, preprocess=preprocess, ck_inputs=ck_inputs,
         orientation=orientation, spectra=spectra, k_top=k_top, degrees=degrees,
         n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads, rng=rng,
-        keep_features=False,
+        keep_features=False, allow_large=allow_large,
     )
