@@ -1041,15 +1041,7 @@ def spike_onset_width(
     lo, hi = math.log(N_min), math.log(N_max)
     if margin(N_min) > 0:
         return float(N_min)
-    try:
-        top = margin(N_max)
-    except OverflowError:
-        raise InvalidParameterError(
-            f"The 'N_max' parameter of {owner} is too large for eta0={eta0!r}, "
-            f"alpha={alpha!r}: the finite-N spike strengths overflow a double there. Got "
-            f"N_max={N_max!r}; use a smaller N_max."
-        ) from None
-    if top <= 0:
+    if margin(N_max) <= 0:
         return math.inf
     while hi - lo > rtol:
         mid = 0.5 * (lo + hi)
