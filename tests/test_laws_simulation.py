@@ -3,8 +3,9 @@
 Every default-size test takes ``global_random_seed`` (tests/conftest.py) and holds for seeds
 0-19 (``SPIKEWISE_TEST_SEED=0-19``). Calibration (honest, from runs at p = 100..800): the
 mean Kolmogorov distance between the eigenvalues of one p x p matrix and the limiting cdf
-behaves like ``c log(p) / p`` with c between 0.4 and 0.6 for every model here (rigidity of eigenvalues,
-much faster than the i.i.d. rate p^{-1/2}); the bound used is ``1.2 log(p) / p``. Extreme
+behaves like ``c log(p) / p`` with c between 0.4 and 0.6 for every model here (rigidity of
+eigenvalues, much faster than the i.i.d. rate p^{-1/2}); the bound used is
+``1.2 log(p) / p``. Extreme
 eigenvalues of each separated bulk deviate from the edges by Tracy–Widom-sized amounts,
 observed ``|mean deviation| <= 1.4 * width * p^(-2/3)``; the bound is 3 times that scale.
 """
