@@ -147,8 +147,9 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     if eta is None:
         eta = 2.0 * eta_c
 
+    # the CK on fresh inputs, in the orientation F F^T / N of the theory (and of the table)
     run = one_step(n=n, d=d, N=N, activation=sigma, target=sigma_star, noise=noise, eta0=eta,
-                   spectra=("W1", "ck0", "ck1"), ck_inputs="fresh", orientation="feature",
+                   spectra=("W1", "ck0", "ck1"), ck_inputs="fresh", orientation="sample",
                    k_top=1, degrees=(1,), rng=seed, allow_large=allow_large)
     theory = one_step_spike(sigma, sigma_star, psi=psi, phi=phi, eta=eta, noise=noise, n=n)
     lim, fin = theory.limit, theory.finite
@@ -175,26 +176,24 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
         sim_ov[i] = r.alignments["W1"][0, 0]
 
     bulk_w = MarchenkoPastur(ratio=d / N, scale=N / d).sqrt()
-    bulk_ck = conjugate_kernel_law(sigma, psi=psi, phi=phi, orientation="feature")
-    # the theory states the CK outlier for F F^T / N; F^T F / n has the same nonzero
-    # eigenvalues times N / n
-    to_feature = N / n
+    bulk_ck = conjugate_kernel_law(sigma, psi=psi, phi=phi, orientation="sample")
     s_w1 = run.spectra["W1"]
     top_w1 = float(s_w1.values.max())
     ck1 = run.spectra["ck1"]
-    top_ck = float(ck1.values.max()) / to_feature
+    top_ck = float(ck1.values.max())
     ov_beta = float(run.alignments["W1"][0, 0])
     ov_ck = float(run.alignments["ck1"][0, 0, 0]) if "ck1" in run.alignments else None
 
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
-    plot.overlay(s_w1, bulk_w, ax=axes[0],
-                 outliers=[fin.top_singular_value if fin.is_outlier else np.nan,
-                           cond.top_singular_value if cond.is_outlier else np.nan],
-                 title=f"(a) singular values of W1, eta = {eta:.3g}")
+    fig, axes = plt.subplots(1, 3, figsize=(17, 7.0))
+    plot.overlay(s_w1, bulk_w, ax=axes[0], label="$W_1$",
+                 outliers={"finite N": fin.top_singular_value if fin.is_outlier else np.nan,
+                           "given this draw": cond.top_singular_value if cond.is_outlier
+                           else np.nan},
+                 title=f"(a) singular values of $W_1$, $\\eta = {eta:.3g}$")
     plot.before_after(run.spectra["ck0"], ck1, bulk_ck, bulk_ck, ax=axes[1],
-                      outliers1=[fin.ck_outlier * to_feature if fin.ck_is_outlier else np.nan],
+                      outliers1={"finite N": fin.ck_outlier if fin.ck_is_outlier else np.nan},
                       labels=("CK before the step", "CK after the step"),
-                      title="(b) conjugate kernel F^T F / n (fresh inputs)")
+                      title="(b) conjugate kernel $F F^\\top / N$ on fresh inputs")
     # the CK law has a sharp peak near mu_*^2 (W0^T W0 has a null space when N > d); clip the
     # density axis above the rest of the bulk so that the edge and the outlier stay visible
     lo_ck, hi_ck = bulk_ck.support[0][0], bulk_ck.support[-1][1]
@@ -202,22 +201,34 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     cap = 4.0 * float(np.max(bulk_ck.pdf(grid)))
     if axes[1].get_ylim()[1] > cap:
         axes[1].set_ylim(0.0, cap)
-        axes[1].set_title("(b) conjugate kernel F^T F / n (fresh inputs; peak clipped)")
+        axes[1].set_title("(b) conjugate kernel $F F^\\top / N$ on fresh inputs "
+                          "(peak clipped)")
+    # (c): two quantities on colour-coded twin axes, one legend below
     ax2 = axes[2]
+    c_top, c_ov = "C0", "C3"
     plot.theory_vs_simulation(sweep, th_top, sim_top, theory_x=eta_grid, ax=ax2,
-                              label="top singular value of W1", threshold=eta_c,
-                              ylabel="top singular value")
+                              label="top singular value of $W_1$", threshold=eta_c,
+                              threshold_label="BBP threshold $\\eta_c$ (finite N)",
+                              color=c_top, ylabel="top singular value of $W_1$",
+                              legend=False)
     ax2b = ax2.twinx()
     plot.theory_vs_simulation(sweep, th_ov, sim_ov, theory_x=eta_grid, ax=ax2b,
-                              label="overlap with beta", color="C3", ylabel="squared overlap",
+                              label="overlap$^2$ with $\\beta$", color=c_ov,
+                              ylabel="squared overlap of the top left vector with $\\beta$",
                               legend=False)
-    ax2.set_title("(c) BBP transition in eta (finite-size theory)")
-    handles = ax2.get_legend_handles_labels()
-    handles_b = ax2b.get_legend_handles_labels()
-    ax2.legend(handles[0] + handles_b[0], handles[1] + handles_b[1], fontsize=7, loc="center right")
+    for axis, colour, side in ((ax2, c_top, "left"), (ax2b, c_ov, "right")):
+        axis.yaxis.label.set_color(colour)
+        axis.tick_params(axis="y", colors=colour)
+        axis.spines[side].set_color(colour)
+    ax2.set_title("(c) BBP transition in $\\eta$ (finite-size theory)")
+    h1, l1 = ax2.get_legend_handles_labels()
+    h2, l2 = ax2b.get_legend_handles_labels()
+    ax2.legend(h1 + h2, l1 + l2, fontsize="small", frameon=False, loc="upper center",
+               bbox_to_anchor=(0.5, -0.14))
     fig.suptitle(
-        f"spikewise demo: one gradient step, sigma = {sigma.name}, teacher = {sigma_star.name}, "
-        f"n = {n}, d = {d}, N = {N}, noise = {noise:g}, seed = {seed}", fontsize=10)
+        f"spikewise demo: one gradient step, $\\sigma$ = {sigma.name}, teacher "
+        f"$\\sigma_*$ = {sigma_star.name}, n = {n}, d = {d}, N = {N}, noise = {noise:g}, "
+        f"seed = {seed}", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -242,6 +253,9 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
         "limit: proportional limit; finite N: finite-size prediction; this draw: finite-size "
         "prediction given this run's a, W0, X, y, beta (the CK is measured on fresh inputs, "
         "whose draw adds a few per cent of spread).",
+        "The CK rows are F F^T / N with F = sigma(X' W) on fresh inputs X', as the theory "
+        "states them (the figure's panel (b) too); on the step's own training inputs the CK "
+        "outlier is larger, because F then also carries the batch's labels.",
         f"(ran in {time.perf_counter() - start:.1f} s)",
     ]
     return path, "\n".join(lines)

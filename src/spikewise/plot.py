@@ -169,7 +169,11 @@ def _law_name(law) -> str:
 
 
 def _law_label(law, shown: Mapping | None = None) -> str:
-    """The law's name and those of its parameters not already shown (e.g. in the title)."""
+    """The law's own short mathematical ``label`` when it has one; otherwise its name and
+    those of its parameters not already shown (e.g. in the title)."""
+    label = getattr(law, "label", None)
+    if isinstance(label, str) and label != _law_name(law):
+        return label
     params = _params_of(law)
     if shown:
         params = {k: v for k, v in params.items()
@@ -461,13 +465,29 @@ def _draw_group(ax, spectrum, laws, *, edges, color, label, outliers, measured, 
                           linewidth=2.0, marker="^", markevery=[1], markersize=7,
                           label=f"atom at {loc:.3g}: mass {mass:.3f} (measured {count / m:.3f})")
         stem.set_gid("spikewise-atom")
+        # the arrow's height is not to scale (an atom has no density): its mass is written
+        note = ax.annotate(f"mass {mass:.3g}", (loc, 0.92), xycoords=blended,
+                           xytext=(4, -2), textcoords="offset points", fontsize="small",
+                           va="top")
+        note.set_gid("spikewise-atom-mass")
 
     # predicted outliers: vertical lines
-    pred = _positions(outliers, "outliers", owner)
+    if isinstance(outliers, Mapping):  # {legend label: position}: one entry per line
+        names = [str(k) for k in outliers]
+        pred = _positions(list(outliers.values()), "outliers", owner)
+        names = [nm for nm, v in zip(names, outliers.values(), strict=True)
+                 if np.isfinite(float(v))]
+    else:
+        pred = _positions(outliers, "outliers", owner)
+        names = None
+    styles = ("--", ":", "-.")
     for j, pos in enumerate(pred):
-        line = ax.axvline(pos, color=color, linestyle="--", linewidth=1.3,
-                          label="predicted outlier" + ("s" if pred.size > 1 else "")
-                          if j == 0 else None)
+        if names is not None:
+            text = f"predicted outlier, {names[j]}: {pos:.3g}"
+        else:
+            text = ("predicted outlier" + ("s" if pred.size > 1 else "")) if j == 0 else None
+        line = ax.axvline(pos, color=color, linewidth=1.3, label=text,
+                          linestyle=styles[j % len(styles)] if names is not None else "--")
         line.set_gid("spikewise-predicted-outlier")
 
     # measured outliers: markers on the axis
@@ -499,6 +519,16 @@ def _draw_group(ax, spectrum, laws, *, edges, color, label, outliers, measured, 
     return top
 
 
+def _place_legend(ax, handles=None, labels=None):
+    """The legend below the axes, outside the data, one entry per line."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    return ax.legend(handles, labels, fontsize="small", frameon=False, loc="upper center",
+                     bbox_to_anchor=(0.5, -0.14))
+
+
 def _title_of(params: Mapping) -> str:
     """Default title: the known experiment parameters (sizes, ratios, activation, eta, seed)."""
     keys = [k for k in _PARAM_ORDER if k in params]
@@ -518,7 +548,7 @@ def _finish(ax, spectrum, top, *, title, legend):
     if title:
         ax.set_title(title, fontsize="medium")
     if legend:
-        ax.legend(fontsize="small", frameon=False)
+        _place_legend(ax)
     return ax
 
 
@@ -548,10 +578,12 @@ def overlay(spectrum, law=None, *, ax=None, bins=None, outliers=None, measured="
         :func:`numpy.histogram_bin_edges` rule applied to the bulk; the same bin width is
         extended to cover the outliers. Explicit edges are used as given. At most
         :data:`MAX_BINS` (10000) bins.
-    outliers : array_like or OutlierPrediction, optional
+    outliers : array_like, mapping or OutlierPrediction, optional
         Predicted outlier positions (``NaN`` entries mean "no outlier" and are skipped), or a
         prediction object of :mod:`spikewise.solvers` (its ``outliers`` are used); drawn as
-        dashed vertical lines.
+        dashed vertical lines under one legend entry. A mapping ``{name: position}`` gives
+        each line its own legend entry and line style (e.g. ``{"finite N": 2.79,
+        "this draw": 2.90}``).
     measured : "auto", array_like or None
         Measured outliers, drawn as markers on the axis. ``"auto"`` marks the values beyond the
         law's outermost edges by more than ``margin``; ``None`` marks nothing.
@@ -569,7 +601,7 @@ def overlay(spectrum, law=None, *, ax=None, bins=None, outliers=None, measured="
     title : str, optional
         Axes title; by default the spectrum's parameters, see :func:`format_params`.
     legend : bool
-        Draw the legend.
+        Draw the legend, below the axes (outside the data).
     n_points : int
         Grid points per support interval for the theoretical density.
     alpha : float
@@ -755,7 +787,7 @@ def before_after(spectrum0, spectrum1, law0=None, law1=None, *, ax=None, bins=No
 def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=None,
                          xlabel=r"$\eta$", ylabel=None, label=None, color=None,
                          threshold=None, params=None, title=None, logx=False,
-                         drawstyle="default", legend=True):
+                         drawstyle="default", legend=True, threshold_label=None):
     """A theory curve over a parameter with simulated points (mean and spread over seeds).
 
     Typical uses: the top singular value of ``W1`` or its alignment with the teacher against
@@ -784,6 +816,9 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
         Colour of curve and points (the next seaborn "deep" colour by default).
     threshold : float or sequence of float, optional
         Parameter values to mark with dotted vertical lines (e.g. ``eta_c``).
+    threshold_label : str, optional
+        Legend name of the threshold (default ``"<label>: threshold"``), followed by its value,
+        e.g. ``r"BBP threshold $\\eta_c$"``.
     params : mapping, optional
         Fixed parameters of the sweep, shown as the title (see :func:`format_params`).
     title : str, optional
@@ -793,7 +828,7 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
     drawstyle : str
         Matplotlib draw style of the theory curve (``"steps-post"`` for counts).
     legend : bool
-        Draw the legend.
+        Draw the legend, below the axes (outside the data).
 
     Returns
     -------
@@ -843,8 +878,9 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
     if threshold is not None:
         thr = np.atleast_1d(check_array(threshold, "threshold", owner, finite=False)).ravel()
         for j, t in enumerate(thr[np.isfinite(thr)]):
+            what = f"{name}threshold" if threshold_label is None else str(threshold_label)
             vl = ax.axvline(t, color=color, linestyle=":", linewidth=1.2,
-                            label=f"{name}threshold {t:.3g}" if j == 0 else None)
+                            label=f"{what} = {t:.3g}" if j == 0 else None)
             vl.set_gid("spikewise-threshold")
     if logx:
         ax.set_xscale("log")
@@ -856,5 +892,5 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
     if title:
         ax.set_title(title, fontsize="medium")
     if legend:
-        ax.legend(fontsize="small", frameon=False)
+        _place_legend(ax)
     return ax

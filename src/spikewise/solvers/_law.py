@@ -45,6 +45,11 @@ from spikewise._validation import (
 
 __all__ = ["SpectralLaw", "Support"]
 
+
+def math_number(value: float) -> str:
+    """``value`` with 4 significant digits, for a mathtext label (``1.5``, ``0.6667``)."""
+    return f"{float(value):.4g}"
+
 _MIN_NODES = 64
 _MAX_NODES = 2**14
 _SERIES_TOL = 1e-14
@@ -304,6 +309,15 @@ class SpectralLaw:
         """``(locations, masses)`` of the point masses (possibly empty arrays)."""
         loc, mass = self._atoms_cache
         return loc.copy(), mass.copy()
+
+    @property
+    def label(self) -> str:
+        """A short mathematical name for legends (matplotlib mathtext), e.g.
+        ``"Marchenko–Pastur $\\gamma=0.5$"``; defaults to :attr:`name`."""
+        return self._label()
+
+    def _label(self) -> str:
+        return self.name
 
     @property
     def params(self) -> dict:
@@ -630,6 +644,10 @@ class SpectralLaw:
                 zz = z[i : i + step]
                 out[i : i + step] += (1.0 / (rule.x[None, :] - zz[:, None]) ** power) @ wts
         return out
+
+    def _repr_latex_(self) -> str:
+        """Jupyter's rich display: the :attr:`label`."""
+        return self.label
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self._params().items())

@@ -31,7 +31,7 @@ import numpy as np
 from scipy.special import gammaln, logsumexp
 
 from spikewise._validation import InvalidParameterError, check_scalar
-from spikewise.solvers._law import SpectralLaw
+from spikewise.solvers._law import SpectralLaw, math_number
 
 __all__ = ["MarchenkoPastur", "narayana_moment"]
 
@@ -157,6 +157,12 @@ class MarchenkoPastur(SpectralLaw):
 
     def _params(self) -> dict:
         return {"ratio": self.ratio, "scale": self.scale}
+
+    def _label(self) -> str:
+        text = f"Marchenko–Pastur $\\gamma={math_number(self.ratio)}$"
+        if self.scale != 1.0:
+            text += f", $s^2={math_number(self.scale)}$"
+        return text
 
     def _support(self):
         return [(self.lower_edge, self.upper_edge)]

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import integrate
 
 from spikewise._validation import InvalidParameterError, check_option, check_scalar
-from spikewise.solvers._law import SpectralLaw
+from spikewise.solvers._law import SpectralLaw, math_number
 
 __all__ = ["AffineLaw", "SqrtLaw", "GramFlipLaw", "gram_flip", "rectangular_singular_values"]
 
@@ -65,6 +65,10 @@ class AffineLaw(SpectralLaw):
 
     def _params(self):
         return {"a": self.a, "b": self.b, **self.base.params}
+
+    def _label(self) -> str:
+        shift = "" if self.b == 0 else f"{'+' if self.b > 0 else '-'}{math_number(abs(self.b))}"
+        return f"${math_number(self.a)}\\,\\lambda{shift}$ for $\\lambda\\sim$ {self.base.label}"
 
     def _to_base(self, y):
         return (y - self.b) / self.a
@@ -148,6 +152,9 @@ class SqrtLaw(SpectralLaw):
 
     def _params(self):
         return {"transform": "sqrt", **self.base.params}
+
+    def _label(self) -> str:
+        return f"$\\sqrt{{\\lambda}}$ for $\\lambda\\sim$ {self.base.label}"
 
     def _singular_points(self):
         return [float(np.sqrt(p)) for p in self.base._singular_points() if p >= 0]
@@ -265,6 +272,9 @@ class GramFlipLaw(SpectralLaw):
 
     def _params(self):
         return {"flip_ratio": self.ratio, **self.base.params}
+
+    def _label(self) -> str:
+        return f"companion ($\\gamma={math_number(self.ratio)}$) of {self.base.label}"
 
     def _singular_points(self):
         return list(self.base._singular_points()) + [0.0]
