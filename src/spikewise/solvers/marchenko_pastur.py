@@ -134,8 +134,10 @@ class MarchenkoPastur(SpectralLaw):
     Examples
     --------
     >>> law = MarchenkoPastur(ratio=0.5)
-    >>> law.support
-    [(0.08578643762690485, 2.914213562373095)]
+    >>> [(round(lo, 6), round(hi, 6)) for lo, hi in law.support]
+    [(0.085786, 2.914214)]
+    >>> law.support()  # as in scipy.stats: the endpoints of the law
+    (0.08578643762690492, 2.914213562373095)
     """
 
     name = "MarchenkoPastur"
