@@ -93,6 +93,18 @@ CLEAR_ERRORS = {
     "mp_moment_overflow": (
         lambda: MarchenkoPastur(ratio=0.5).moment(10**6), ["'k'", "[0, 672]"]),
     "ck_gram_empty": (lambda: spectra.ck_gram(np.zeros((0, 0))), ["'F'", "one row"]),
+    # generalized Marchenko-Pastur: bad parameters (its lost-mass case is tested with it)
+    "gmp_negative_ratio": (
+        lambda: solvers.GeneralizedMarchenkoPastur(ratio=-1, population=[1.0]), ["'ratio'"]),
+    "gmp_nan_ratio": (
+        lambda: solvers.GeneralizedMarchenkoPastur(ratio=np.nan, population=[1.0]),
+        ["'ratio'"]),
+    "gmp_negative_population": (
+        lambda: solvers.GeneralizedMarchenkoPastur(ratio=0.5, population=[-1.0, 2.0]),
+        ["'population'", "[0, inf)"]),
+    "gmp_weights_not_summing_to_one": (
+        lambda: solvers.GeneralizedMarchenkoPastur(ratio=0.5, population=[1.0, 2.0],
+                                                   weights=[0.5, 0.6]), ["'weights'", "1"]),
     # errors that blamed internal parameters
     "one_step_preprocess_banana": (
         lambda: spectra.one_step(n=20, d=10, N=15, preprocess="banana", rng=0),
