@@ -413,16 +413,8 @@ class SpectralLaw:
         return out if out.ndim else float(out)
 
     def logpdf(self, x):
-        """Natural logarithm of :meth:`pdf` (``-inf`` where the density vanishes).
-
-        Parameters
-        ----------
-        x : array_like of float
-
-        Returns
-        -------
-        ndarray of float64, same shape as ``x`` (a float for scalar input)
-        """
+        """Natural logarithm of :meth:`pdf` (``-inf`` where the density vanishes); same
+        input and output shapes as :meth:`pdf`."""
         with np.errstate(divide="ignore"):
             return np.log(self.pdf(x)) if np.ndim(x) else float(np.log(self.pdf(x)))
 
@@ -456,16 +448,8 @@ class SpectralLaw:
         return out if out.ndim else float(out)
 
     def sf(self, x):
-        """Survival function :math:`\\mu((x, \\infty)) = 1 - \\text{cdf}(x)`.
-
-        Parameters
-        ----------
-        x : array_like of float
-
-        Returns
-        -------
-        ndarray of float64 in [0, 1], same shape as ``x``
-        """
+        """Survival function :math:`\\mu((x, \\infty)) = 1 - \\text{cdf}(x)`, in [0, 1];
+        same input and output shapes as :meth:`cdf`."""
         out = 1.0 - np.asarray(self.cdf(x))
         out = np.clip(out, 0.0, 1.0)
         return out if out.ndim else float(out)
