@@ -24,10 +24,10 @@ pred = one_step_spike("tanh", "tanh", psi=n / d, phi=N / d, eta=eta, n=n, a=resu
                       W0=result.W0, X=result.X, y=result.y, beta=result.teacher.beta)
 fig, axes = plt.subplots(1, 2, figsize=(12, 5.6), layout="constrained")
 overlay(result.spectra["W1"], rectangular_singular_values(ratio=N / d, orientation="n"),
-        ax=axes[0], outliers=[pred.finite.top_singular_value])
+        ax=axes[0], outliers=[pred.finite.top_singular_value], legend="below")
 ck = conjugate_kernel_law("tanh", psi=n / d, phi=N / d, orientation="sample")
 before_after(result.spectra["ck0"], result.spectra["ck1"], ck, ck, ax=axes[1],
-             outliers1=[pred.finite.ck_outlier])
+             outliers1=[pred.finite.ck_outlier], legend="below")
 axes[1].set_ylim(0, 1.2)
 axes[1].set_title(r"conjugate kernel $F F^\top / N$ on fresh inputs, before and after "
                   "(y cut at 1.2)", fontsize="medium")

@@ -329,7 +329,7 @@ def test_legend_below_the_axes_and_named_outliers():
 
     values = MarchenkoPastur(ratio=0.5).sample(400, rng=1)
     ax = overlay(np.append(values, 4.2), MarchenkoPastur(ratio=0.5), ax=plt.figure().gca(),
-                 outliers={"finite N": 4.0, "this draw": 4.3, "none": np.nan})
+                 outliers={"finite N": 4.0, "this draw": 4.3, "none": np.nan}, legend="below")
     fig = ax.figure
     fig.canvas.draw()
     legend_box = ax.get_legend().get_window_extent()
@@ -344,6 +344,12 @@ def test_legend_below_the_axes_and_named_outliers():
     assert any(r"Marchenko–Pastur $\gamma=0.5$" in t for t in texts)
     assert not any("MarchenkoPastur(" in t for t in texts)
     plt.close(fig)
+    # the default is inside, where matplotlib finds the least data; bad values are named
+    ax = overlay(values, MarchenkoPastur(ratio=0.5), ax=plt.figure().gca())
+    assert ax.get_legend()._loc == 0  # "best"
+    with pytest.raises(InvalidParameterError, match="'legend' parameter of overlay"):
+        overlay(values, ax=plt.figure().gca(), legend="above")
+    plt.close("all")
 
 
 def test_atom_arrow_carries_its_mass():

@@ -189,10 +189,10 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
                  outliers={"finite N": fin.top_singular_value if fin.is_outlier else np.nan,
                            "given this draw": cond.top_singular_value if cond.is_outlier
                            else np.nan},
-                 title=f"(a) singular values of $W_1$, $\\eta = {eta:.3g}$")
+                 title=f"(a) singular values of $W_1$, $\\eta = {eta:.3g}$", legend="below")
     plot.before_after(run.spectra["ck0"], ck1, bulk_ck, bulk_ck, ax=axes[1],
                       outliers1={"finite N": fin.ck_outlier if fin.ck_is_outlier else np.nan},
-                      labels=("CK before the step", "CK after the step"),
+                      labels=("CK before the step", "CK after the step"), legend="below",
                       title="(b) conjugate kernel $F F^\\top / N$ on fresh inputs")
     # the CK law has a sharp peak near mu_*^2 (W0^T W0 has a null space when N > d); clip the
     # density axis above the rest of the bulk so that the edge and the outlier stay visible

@@ -519,14 +519,28 @@ def _draw_group(ax, spectrum, laws, *, edges, color, label, outliers, measured, 
     return top
 
 
-def _place_legend(ax, handles=None, labels=None):
-    """The legend below the axes, outside the data, one entry per line."""
-    if handles is None:
-        handles, labels = ax.get_legend_handles_labels()
+_LEGEND_PLACES = (True, False, "best", "below")
+
+
+def _check_legend(legend, owner: str):
+    if legend is True:
+        return "best"
+    return check_option(legend, "legend", owner, _LEGEND_PLACES)
+
+
+def _place_legend(ax, where="best"):
+    """Draw the legend: ``"best"`` inside the axes where it covers the least data,
+    ``"below"`` under the axes, outside the data (give the figure a layout engine, e.g.
+    ``layout="constrained"``, or save it with ``bbox_inches="tight"``), one entry per line."""
+    if where is False:
+        return None
+    handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return None
-    return ax.legend(handles, labels, fontsize="small", frameon=False, loc="upper center",
-                     bbox_to_anchor=(0.5, -0.14))
+    if where == "below":
+        return ax.legend(handles, labels, fontsize="small", frameon=False, loc="upper center",
+                         bbox_to_anchor=(0.5, -0.14))
+    return ax.legend(handles, labels, fontsize="small", frameon=False, loc="best")
 
 
 def _title_of(params: Mapping) -> str:
@@ -547,8 +561,7 @@ def _finish(ax, spectrum, top, *, title, legend):
         title = _title_of(_params_of(spectrum))
     if title:
         ax.set_title(title, fontsize="medium")
-    if legend:
-        _place_legend(ax)
+    _place_legend(ax, legend)
     return ax
 
 
@@ -600,8 +613,10 @@ def overlay(spectrum, law=None, *, ax=None, bins=None, outliers=None, measured="
         Colour of the bars and the outlier marks (the next seaborn "deep" colour by default).
     title : str, optional
         Axes title; by default the spectrum's parameters, see :func:`format_params`.
-    legend : bool
-        Draw the legend, below the axes (outside the data).
+    legend : bool or {"best", "below"}
+        Draw the legend: ``True`` or ``"best"`` inside the axes where it hides the least
+        data, ``"below"`` under the axes, outside the data (the figure then needs a layout
+        engine, e.g. ``layout="constrained"``, or ``savefig(..., bbox_inches="tight")``).
     n_points : int
         Grid points per support interval for the theoretical density.
     alpha : float
@@ -632,6 +647,7 @@ def overlay(spectrum, law=None, *, ax=None, bins=None, outliers=None, measured="
     'density'
     """
     owner = "overlay"
+    legend = _check_legend(legend, owner)
     bins = _check_bins(bins, owner)
     n_points = check_scalar(n_points, "n_points", owner, kind="int", lower=8)
     atom_tol = check_scalar(atom_tol, "atom_tol", owner, lower=0.0)
@@ -740,8 +756,8 @@ def before_after(spectrum0, spectrum1, law0=None, law1=None, *, ax=None, bins=No
         Prefixes of the two groups' legend labels.
     title : str, optional
         Axes title; by default the parameters of ``spectrum1``.
-    legend : bool
-        Draw the legend.
+    legend : bool or {"best", "below"}
+        As in :func:`overlay`.
     atom_tol : float
         As in :func:`overlay`.
     n_points : int
@@ -753,6 +769,7 @@ def before_after(spectrum0, spectrum1, law0=None, law1=None, *, ax=None, bins=No
         The axes drawn on.
     """
     owner = "before_after"
+    legend = _check_legend(legend, owner)
     ax = _get_ax(ax)
     bins = _check_bins(bins, owner)
     if not (isinstance(labels, Sequence) and len(labels) == 2):
@@ -827,8 +844,10 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
         Logarithmic x axis.
     drawstyle : str
         Matplotlib draw style of the theory curve (``"steps-post"`` for counts).
-    legend : bool
-        Draw the legend, below the axes (outside the data).
+    legend : bool or {"best", "below"}
+        Draw the legend: ``True`` or ``"best"`` inside the axes where it hides the least
+        data, ``"below"`` under the axes, outside the data (the figure then needs a layout
+        engine, e.g. ``layout="constrained"``, or ``savefig(..., bbox_inches="tight")``).
 
     Returns
     -------
@@ -836,6 +855,7 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
         The axes drawn on.
     """
     owner = "theory_vs_simulation"
+    legend = _check_legend(legend, owner)
     x = check_array(param_values, "param_values", owner, ndim=1)
     meas = check_array(measured, "measured", owner, ndim=(1, 2), finite=False)
     if meas.shape[-1] != x.size:
@@ -891,6 +911,5 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
         title = _wrap(format_params(params))
     if title:
         ax.set_title(title, fontsize="medium")
-    if legend:
-        _place_legend(ax)
+    _place_legend(ax, legend)
     return ax
