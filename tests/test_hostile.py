@@ -10,6 +10,7 @@ population scales is handled in its own module's tests.
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -288,3 +289,49 @@ def test_demo_huge_size_refused_and_memory_error_is_one_line(tmp_path, capsys, m
     monkeypatch.setattr(demo, "run_demo", boom)
     err = _cli_error(["demo", "--out", str(tmp_path), "--force"], capsys)
     assert "out of memory" in err
+
+
+# --------------------------------------------------------------------------------------------
+# every law of the public API against the same bad calls
+# --------------------------------------------------------------------------------------------
+LAWS = {
+    "MarchenkoPastur": lambda: MarchenkoPastur(ratio=0.5, scale=2.0),
+    "MarchenkoPastur_atom": lambda: MarchenkoPastur(ratio=3.0),
+    "GeneralizedMarchenkoPastur": lambda: solvers.GeneralizedMarchenkoPastur(
+        ratio=0.3, population=[1.0, 3.0]),
+    "ConjugateKernelLaw": lambda: solvers.conjugate_kernel_law("tanh", psi=2.0, phi=1.5),
+    "SqrtLaw": lambda: MarchenkoPastur(ratio=0.5).sqrt(),
+    "AffineLaw": lambda: MarchenkoPastur(ratio=0.5).affine(-2.0, 1.0),
+    "GramFlipLaw": lambda: solvers.gram_flip(MarchenkoPastur(ratio=2.0), ratio=2.0),
+}
+LAWS = {name: functools.cache(make) for name, make in LAWS.items()}  # each built once
+BAD_CALLS = {
+    "pdf_text": (lambda law: law.pdf("x"), "'x'"),
+    "pdf_nan": (lambda law: law.pdf([1.0, np.nan]), "'x'"),
+    "cdf_nan": (lambda law: law.cdf(np.nan), "'x'"),
+    "sf_nan": (lambda law: law.sf(np.nan), "'x'"),
+    "logpdf_nan": (lambda law: law.logpdf(np.nan), "'x'"),
+    "ppf_above_one": (lambda law: law.ppf(1.5), "'q'"),
+    "ppf_nan": (lambda law: law.ppf(np.nan), "'q'"),
+    "moment_negative": (lambda law: law.moment(-1), "'k'"),
+    "moment_fraction": (lambda law: law.moment(1.5), "'k'"),
+    "sample_negative_size": (lambda law: law.sample(-3), "'size'"),
+    "rvs_bad_rng": (lambda law: law.rvs(3, rng="seed"), "'rng'"),
+    "stieltjes_nan": (lambda law: law.stieltjes(np.nan + 1j), "'z'"),
+}
+
+
+@pytest.mark.parametrize("call", list(BAD_CALLS))
+@pytest.mark.parametrize("law", list(LAWS))
+def test_every_law_names_the_bad_argument(law, call):
+    func, word = BAD_CALLS[call]
+    with pytest.raises(InvalidParameterError, match=word):
+        func(LAWS[law]())
+
+
+@pytest.mark.parametrize("law", list(LAWS))
+def test_every_law_keeps_mass_one_and_hits_its_ends(law):
+    law = LAWS[law]()
+    lo, hi = law.support()
+    assert law.cdf(hi) == pytest.approx(1.0, abs=1e-12) and law.sf(hi) <= 1e-12
+    assert law.ppf(1.0) == hi and law.ppf(0.0) == lo

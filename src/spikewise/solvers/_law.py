@@ -493,11 +493,12 @@ class SpectralLaw:
                     out[sel] = loc
                 else:
                     target = np.clip((flat[sel] - base) * total, 0.0, rule.mass)
-                    x = np.clip(rule.x_of(rule.invert(target)), rule.lo, rule.hi)
                     # the ends exactly: the first quantile of an interval is its lower end,
                     # and its full mass is reached at its upper end
-                    x[target <= 0.0] = rule.lo
-                    x[target >= rule.mass] = rule.hi
+                    x = np.where(target <= 0.0, rule.lo, rule.hi)
+                    mid = (target > 0.0) & (target < rule.mass)
+                    if np.any(mid):
+                        x[mid] = np.clip(rule.x_of(rule.invert(target[mid])), rule.lo, rule.hi)
                     out[sel] = x
                 done |= sel
             base += mass
