@@ -64,3 +64,23 @@ def test_console_script_entry_point_runs():
                           capture_output=True, text=True, check=False)
     assert done.returncode == 0
     assert spikewise.__version__ in done.stdout
+
+
+def test_readme_tour_runs_and_draws_the_predicted_outlier(tmp_path, monkeypatch):
+    # the README's python block, run as a user would paste it
+    import re
+    from pathlib import Path
+
+    import matplotlib.pyplot as plt
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", readme, flags=re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert (tmp_path / "tour.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ax = namespace["ax"]
+    lines = [ln for ln in ax.lines if ln.get_gid() == "spikewise-predicted-outlier"]
+    assert len(lines) == 1
+    assert lines[0].get_xdata()[0] == namespace["theory"].finite.ck_outlier
+    plt.close("all")

@@ -1,9 +1,16 @@
-"""Property-based checks (hypothesis) of the law interface over random parameters."""
+"""Property-based checks (hypothesis) of the law interface over random parameters.
+
+The examples are derandomized (the ``deterministic`` profile of tests/conftest.py), so every
+run draws the same laws; ``HYPOTHESIS_PROFILE=explore`` draws new ones.
+"""
+
+import warnings
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spikewise._validation import ConvergenceWarning
 from spikewise.solvers.generalized_mp import GeneralizedMarchenkoPastur
 from spikewise.solvers.marchenko_pastur import MarchenkoPastur
 
@@ -32,11 +39,21 @@ def test_pdf_nonnegative_mass_one_cdf_monotone(law):
     x = np.linspace(law.lower - 1.0, law.upper + 1.0, 400)
     p = law.pdf(x)
     assert np.all(p >= 0) and np.all(np.isfinite(p))
-    mass = sum(r.mass for r in law._rules) + float(np.sum(law.atoms[1]))
-    assert abs(mass - 1.0) < 1e-9
+    # a density whose cosine series keeps a tail above 1e-11 warns (ConvergenceWarning) and
+    # states its accuracy; the warning is part of the contract, so it is caught and checked
+    # here instead of leaking into the test output for some drawn laws and not others
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        rules = law._rules
+    tails = [r.tail for r in rules]
+    assert bool(caught) == any(t > 1e-11 for t in tails), ([str(w.message) for w in caught],
+                                                           tails)
+    tol = max(1e-9, 10.0 * max(tails, default=0.0))
+    mass = sum(r.mass for r in rules) + float(np.sum(law.atoms[1]))
+    assert abs(mass - 1.0) < tol
     c = law.cdf(x)
     assert np.all(np.diff(c) >= -1e-15)
-    assert abs(c[-1] - 1.0) < 1e-9 and c[0] == 0.0
+    assert abs(c[-1] - 1.0) < tol and c[0] == 0.0
 
 
 @SETTINGS

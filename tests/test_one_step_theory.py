@@ -250,7 +250,7 @@ def test_spike_norm_is_total_label_energy():
 
 
 def _check_sim(pair, etas, *, n, d, N, seeds, realized, tol_s, tol_ov, ck=False, tol_ck=None,
-               n_se=0.0):
+               n_se=0.0, base_seed=None):
     """Mean over seeds of simulation vs prediction.
 
     ``realized=True`` compares with the prediction conditional on each draw (a, W0, X, y,
@@ -258,7 +258,8 @@ def _check_sim(pair, etas, *, n, d, N, seeds, realized, tol_s, tol_ov, ck=False,
     errors of the seed mean to the tolerance (the unconditional comparison carries the
     O(n^-1/2) seed-to-seed spread of ||X^T y/n||^2, about 5% in s1 per seed at n = 1000 for
     the He1 + He2 teacher); the spread itself is then required to be small enough for the
-    test to have power.
+    test to have power. ``base_seed`` (a ``global_random_seed``) chooses the draws; without it
+    they are fixed.
     """
     sigma, teacher = pair
     psi, phi = n / d, N / d
@@ -273,8 +274,9 @@ def _check_sim(pair, etas, *, n, d, N, seeds, realized, tol_s, tol_ov, ck=False,
         assert abs(np.mean(diff)) < tol + n_se * se, (sigma, eta, eta_c, what, np.mean(diff), se)
 
     for eta in etas:
-        sims = [_simulate(sigma, teacher, n=n, d=d, N=N, eta=eta, seed=1000 * int(eta * 10) + s,
-                          ck=ck) for s in range(seeds)]
+        keys = [1000 * int(eta * 10) + s for s in range(seeds)]
+        sims = [_simulate(sigma, teacher, n=n, d=d, N=N, eta=eta, ck=ck,
+                          seed=key if base_seed is None else [base_seed, key]) for key in keys]
         preds = [one_step_spike(sigma, teacher, psi=psi, phi=phi, eta=eta, n=n,
                                 **(r["arrays"] if realized else {})).finite for r in sims]
         compare([r["s1"] for r in sims], [p.top_singular_value for p in preds], tol_s, True,
@@ -307,6 +309,12 @@ def test_w1_spike_against_simulation_mean_over_seeds(pair, etas):
 
     The He1 + He2 teacher is left to the slow test: its label energy fluctuates too much from
     seed to seed for six seeds at n = 1000 to resolve 1%.
+
+    Not under the seed contract (fixed draws): over seeds 0-19 of ``global_random_seed`` it
+    failed at one (tanh/tanh, eta = 4: six draws averaged -2.5% with an estimated standard
+    error of 0.45%, while twelve draws give -1.0% +- 0.65% and the prediction conditional on
+    each draw -0.2%), because a standard error estimated from six draws is too unreliable
+    for a 3-standard-error rule; it needs more draws or a known-variance bound.
     """
     _check_sim(pair, etas, n=1000, d=500, N=750, seeds=6, realized=False, tol_s=0.01,
                tol_ov=0.02, n_se=3.0)
@@ -321,7 +329,7 @@ def test_w1_spike_against_simulation_mean_over_seeds_large(pair, etas):
 
 
 @pytest.mark.parametrize("pair,eta", [(PAIRS[0], 6.0)])
-def test_ck_outlier_against_simulation(pair, eta):
+def test_ck_outlier_against_simulation(pair, eta, global_random_seed):
     """Test-input CK outlier (K = F F^T / N), conditional on the draw, mean over seeds.
 
     The outlier moves by about 3% per test batch at n = 1000 (through ||X h||^2, a chi^2_n
@@ -329,7 +337,7 @@ def test_ck_outlier_against_simulation(pair, eta):
     tolerance (``n_se``); the finite-size neuron-norm correction is about 4% here.
     """
     _check_sim(pair, [eta], n=1000, d=500, N=750, seeds=8, realized=True, tol_s=0.01,
-               tol_ov=0.02, ck=2, tol_ck=(0.01, 0.02), n_se=3.0)
+               tol_ov=0.02, ck=2, tol_ck=(0.01, 0.02), n_se=3.0, base_seed=global_random_seed)
 
 
 @pytest.mark.slow

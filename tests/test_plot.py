@@ -318,3 +318,66 @@ def test_bad_calls_leave_no_empty_figure_behind():
     with pytest.raises(InvalidParameterError):
         theory_vs_simulation([1.0, 2.0], [1.0, 2.0], [1.0, 2.0], drawstyle="zigzag")
     assert plt.get_fignums() == []
+
+
+# ------------------------------------------------------------------------------------------
+# readability (issue 13): legends outside the data, one entry per predicted line, maths
+# labels of spikewise laws, atom masses written, thresholds named
+# ------------------------------------------------------------------------------------------
+def test_legend_below_the_axes_and_named_outliers():
+    from spikewise.solvers import MarchenkoPastur
+
+    values = MarchenkoPastur(ratio=0.5).sample(400, rng=1)
+    ax = overlay(np.append(values, 4.2), MarchenkoPastur(ratio=0.5), ax=plt.figure().gca(),
+                 outliers={"finite N": 4.0, "this draw": 4.3, "none": np.nan}, legend="below")
+    fig = ax.figure
+    fig.canvas.draw()
+    legend_box = ax.get_legend().get_window_extent()
+    assert legend_box.y1 <= ax.get_window_extent().y0  # below the axes: over no data
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "predicted outlier, finite N: 4" in texts
+    assert "predicted outlier, this draw: 4.3" in texts
+    assert not any("none" in t for t in texts)  # NaN: no line, no entry
+    lines = [ln for ln in ax.lines if ln.get_gid() == "spikewise-predicted-outlier"]
+    assert len(lines) == 2 and lines[0].get_linestyle() != lines[1].get_linestyle()
+    # the law's label is maths, not its repr
+    assert any(r"Marchenko–Pastur $\gamma=0.5$" in t for t in texts)
+    assert not any("MarchenkoPastur(" in t for t in texts)
+    plt.close(fig)
+    # the default is inside, where matplotlib finds the least data; bad values are named
+    ax = overlay(values, MarchenkoPastur(ratio=0.5), ax=plt.figure().gca())
+    assert ax.get_legend()._loc == 0  # "best"
+    with pytest.raises(InvalidParameterError, match="'legend' parameter of overlay"):
+        overlay(values, ax=plt.figure().gca(), legend="above")
+    plt.close("all")
+
+
+def test_atom_arrow_carries_its_mass():
+    from spikewise.solvers import MarchenkoPastur
+
+    law = MarchenkoPastur(ratio=2.0)
+    values = np.concatenate([np.zeros(200), law.ppf(np.linspace(0.51, 0.99, 200))])
+    ax = overlay(values, law, ax=plt.figure().gca())
+    notes = [t.get_text() for t in ax.texts if t.get_gid() == "spikewise-atom-mass"]
+    assert notes == ["mass 0.5"]
+    plt.close(ax.figure)
+
+
+def test_threshold_label():
+    ax = theory_vs_simulation([1.0, 2.0], [1.0, 2.0], [1.1, 1.9], ax=plt.figure().gca(),
+                              threshold=1.5, threshold_label=r"BBP threshold $\eta_c$")
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert r"BBP threshold $\eta_c$ = 1.5" in texts
+    plt.close(ax.figure)
+
+
+def test_law_labels():
+    from spikewise.solvers import MarchenkoPastur, conjugate_kernel_law
+
+    law = MarchenkoPastur(ratio=2 / 3, scale=1.5)
+    assert law.label == r"Marchenko–Pastur $\gamma=0.6667$, $s^2=1.5$"
+    assert law.sqrt().label.startswith(r"$\sqrt{\lambda}$ for $\lambda\sim$ Marchenko")
+    assert law.affine(2.0, -1.0).label.startswith(r"$2\,\lambda-1$ for")
+    assert law._repr_latex_() == law.label
+    ck = conjugate_kernel_law("tanh", psi=2.0, phi=1.5, orientation="sample")
+    assert ck.label == r"CK limit of $F F^\top/N$ (tanh, $\psi=2$, $\phi=1.5$)"

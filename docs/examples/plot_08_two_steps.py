@@ -48,7 +48,9 @@ teacher = hermite_sum({2: 0.5, 3: 12**-0.5})  # information exponent 2, E[y^2] =
 print("asymptotic number of new outliers:", two_step_outlier_count(alpha1, alpha2))
 
 bulk = rectangular_singular_values(ratio=N / d, orientation="n" if N > d else "p")
-fig, axes = plt.subplots(1, 3, figsize=(18, 4.8), layout="constrained")
+fig, axes = plt.subplots(1, 3, figsize=(18, 6.0), layout="constrained")
+fig.suptitle(f"two steps, relu student, teacher He2/2 + He3/sqrt(12): n={n}, d={d}, N={N}, "
+             + r"$\eta_t = N^{\alpha_t}$, " + rf"$\alpha_1={alpha1}$, $\alpha_2={alpha2}$")
 captured = np.empty((seeds, 2))
 predicted = np.empty(2)
 for j, batch in enumerate(["fresh", "reuse"]):
@@ -64,9 +66,12 @@ for j, batch in enumerate(["fresh", "reuse"]):
         if s == 0:
             spectrum = r.spectra["W2"]
             overlay(spectrum, bulk, ax=axes[j], outliers=[sp.position for sp in visible],
-                    measured=spectrum.outliers(pred.edge))  # beyond the predicted edge
+                    measured=spectrum.outliers(pred.edge),  # beyond the predicted edge
+                    label="$W_2$", legend=False,
+                    title=f"({'ab'[j]}) singular values of $W_2$, {batch} second batch")
             axes[j].axvline(pred.edge, color="gray", linestyle=":", label="predicted edge")
-            axes[j].legend(fontsize="small", frameon=False)
+            axes[j].legend(fontsize="small", frameon=False, loc="upper center",
+                           bbox_to_anchor=(0.5, -0.14))
         print(f"seed {s}: top singular values {np.round(r.spectra['W2'].top(4), 3)}, overlaps "
               f"of the top-4 left vectors with beta {np.round(r.alignments['W2'][:4, 0], 3)}")
 
@@ -77,9 +82,9 @@ ax.hlines(predicted, [-0.3, 0.7], [0.3, 1.3], colors="black", label="theory")
 ax.set_xticks([0, 1], ["fresh", "reused"])
 ax.set_xlabel("second batch")
 ax.set_ylabel(r"$\sum_{i \leq 4} |\langle u_i, \beta\rangle|^2$")
-ax.set_title(f"n={n}, d={d}, N={N}, " + r"$\alpha_1$" + f"={alpha1}, " + r"$\alpha_2$"
-             + f"={alpha2}", fontsize="medium")
-ax.legend(fontsize="small", frameon=False)
+ax.set_title(r"(c) $\beta$ captured by the top 4 left singular vectors of $W_2$",
+             fontsize="medium")
+ax.legend(fontsize="small", frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14))
 print("beta captured by the top 4 singular vectors (mean over seeds):",
       dict(zip(["fresh", "reuse"], np.round(captured.mean(axis=0), 3), strict=True)),
       "predicted:", dict(zip(["fresh", "reuse"], np.round(predicted, 3), strict=True)))

@@ -51,19 +51,22 @@ y2 = teacher.second_moment + noise**2
 linear = y2 - c1**2  # test error of the best linear predictor
 eta_c = critical_learning_rate(activation, target, psi=n / d, phi=N / d, noise=noise, n=n)
 
-fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
+fig, ax = plt.subplots(figsize=(8, 5.8), layout="constrained")
 ax.errorbar(etas, best.mean(axis=0), yerr=best.std(axis=0), marker="o", capsize=3,
-            label=f"ridge on sigma(X W1), best lambda (mean ± sd, {seeds} seeds)")
+            label=rf"ridge on $\sigma(X W_1)$, best $\lambda$ (mean ± sd, {seeds} seeds)")
 ax.axhline(random_features.mean(), color="gray", linestyle="--",
-           label="random features sigma(X W0), best lambda")
-ax.axhline(linear, color="black", linestyle=":", label="best linear model E[y^2] - c_1^2")
+           label=r"random features $\sigma(X W_0)$, best $\lambda$")
+ax.axhline(linear, color="black", linestyle=":",
+           label=r"best linear model $\mathbb{E}[y^2] - c_1^2$")
 ax.axhline(noise**2, color="black", linestyle="-", linewidth=0.8, label="noise floor")
-ax.axvline(eta_c, color="C0", linestyle=":", label=f"BBP threshold {eta_c:.2f}")
+ax.axvline(eta_c, color="C0", linestyle=":", label=rf"BBP threshold $\eta_c$ = {eta_c:.2f}")
 ax.set_xlabel(r"$\eta$")
 ax.set_ylabel("test error")
 ax.set_title(f"n={n}, d={d}, N={N}, activation={activation}, target={target}, "
              f"noise={noise}", fontsize="medium")
-ax.legend(fontsize="small", frameon=False, loc="center right")
+# the legend goes below the axes, where it hides no point
+ax.legend(fontsize="small", frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14),
+          ncols=2)
 print("test error (best lambda) per eta:", dict(zip(etas.tolist(),
                                                     np.round(best.mean(axis=0), 4).tolist(),
                                                     strict=True)))

@@ -11,18 +11,49 @@ from pathlib import Path
 
 import numpy as np
 
-from spikewise._validation import check_scalar
+from spikewise._validation import InvalidParameterError, check_scalar
 
 _SWEEP = (0.4, 0.7, 0.9, 1.1, 1.4, 2.0, 3.0)
 
 
+#: file types the figure may be written as (matplotlib infers the format from the suffix)
+IMAGE_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
 def _resolve_out(out) -> Path:
-    out = Path(out)
-    if out.suffix.lower() == ".png":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        return out.resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    return (out / "spikewise_demo.png").resolve()
+    """The figure's path: ``out`` itself for an image file name, else a file in folder ``out``.
+
+    Checks everything before the experiment runs; raises :class:`InvalidParameterError` for a
+    file name with another suffix (``fig.txt`` is not made a folder) and for a path that
+    cannot be created.
+    """
+    try:
+        out = Path(out)
+    except TypeError:
+        raise InvalidParameterError(
+            f"The 'out' parameter of spikewise demo must be a path. Got {out!r} instead."
+        ) from None
+    is_file = out.suffix.lower() in IMAGE_SUFFIXES and not out.is_dir()
+    if not is_file and out.suffix and not out.is_dir():
+        raise InvalidParameterError(
+            f"The 'out' parameter of spikewise demo must be a folder or an image file name "
+            f"ending in one of {', '.join(IMAGE_SUFFIXES)}. Got {str(out)!r} instead."
+        )
+    folder = out.parent if is_file else out
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidParameterError(
+            f"The 'out' parameter of spikewise demo must name a folder that can be created. "
+            f"Got {str(out)!r}: {exc.strerror or exc}."
+        ) from None
+    target = out if is_file else out / "spikewise_demo.png"
+    if target.is_dir():
+        raise InvalidParameterError(
+            f"The 'out' parameter of spikewise demo names a folder, {str(target)!r}, where "
+            "the figure file should go. Give another file name."
+        )
+    return target.resolve()
 
 
 def _row(name, limit, finite, given, measured):
@@ -37,7 +68,7 @@ def _row(name, limit, finite, given, measured):
 
 
 def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="tanh",
-             noise=0.0, eta=None, seed=0):
+             noise=0.0, eta=None, seed=0, allow_large=False):
     """Run the one-step experiment, draw it over the theory, and return ``(path, table)``.
 
     The figure has three panels: (a) the singular values of ``W1`` over the Marchenko–Pastur
@@ -50,7 +81,8 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     Parameters
     ----------
     out : path
-        Folder (the file is ``spikewise_demo.png``) or a ``.png`` file name.
+        Folder (the file is ``spikewise_demo.png``) or an image file name ending in
+        ``.png``, ``.pdf``, ``.svg``, ``.jpg`` or ``.jpeg``.
     d : int
         Input dimension; ``n = psi * d`` samples, ``N = phi * d`` neurons.
     psi, phi : float > 0
@@ -65,6 +97,9 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
         threshold.
     seed : int
         Seed of every random draw.
+    allow_large : bool
+        Run even when the simulation's estimated memory exceeds the machine's (the CLI's
+        ``--force``).
     """
     import matplotlib
 
@@ -91,6 +126,14 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     if abs(sigma.mu0) > 1e-10:
         sigma = sigma.centred()
     n, N = int(round(psi * d)), int(round(phi * d))
+    for name, value, size in (("psi", psi, n), ("phi", phi, N)):
+        if size < 10:
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {owner} must give at least 10 "
+                f"{'samples n' if name == 'psi' else 'neurons N'} = round({name} * d) at "
+                f"d = {d}, i.e. {name} >= {9.5 / d:.3g}. Got {value!r} instead."
+            )
+    path = _resolve_out(out)
     psi, phi = n / d, N / d
     start = time.perf_counter()
 
@@ -105,9 +148,10 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     if eta is None:
         eta = 2.0 * eta_c
 
+    # the CK on fresh inputs, in the orientation F F^T / N of the theory (and of the table)
     run = one_step(n=n, d=d, N=N, activation=sigma, teacher=sigma_star, noise=noise, eta0=eta,
-                   spectra=("W1", "ck0", "ck1"), ck_inputs="fresh", orientation="feature",
-                   k_top=1, degrees=(1,), rng=seed)
+                   spectra=("W1", "ck0", "ck1"), ck_inputs="fresh", orientation="sample",
+                   k_top=1, degrees=(1,), rng=seed, allow_large=allow_large)
     theory = one_step_spike(sigma, sigma_star, psi=psi, phi=phi, eta=eta, noise=noise, n=n)
     lim, fin = theory.limit, theory.finite
     # the same prediction conditional on this run's draw of a, W0, X, y and beta: it removes
@@ -133,33 +177,31 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     sim_ov = np.empty_like(sweep)
     for i, e in enumerate(sweep):
         r = one_step(n=n, d=d, N=N, activation=sigma, teacher=sigma_star, noise=noise, eta0=e,
-                     spectra=("W1",), k_top=1, degrees=(1,), rng=seed)
+                     spectra=("W1",), k_top=1, degrees=(1,), rng=seed, allow_large=allow_large)
         sim_top[i] = r.spectra["W1"].values.max()
         sim_ov[i] = r.alignments["W1"][0, 0]
 
     bulk_w = MarchenkoPastur(ratio=d / N, scale=N / d).sqrt()
-    bulk_ck = conjugate_kernel_law(sigma, psi=psi, phi=phi, orientation="feature")
-    # the theory states the CK outlier for F F^T / N; F^T F / n has the same nonzero
-    # eigenvalues times N / n
-    to_feature = N / n
+    bulk_ck = conjugate_kernel_law(sigma, psi=psi, phi=phi, orientation="sample")
     s_w1 = run.spectra["W1"]
     top_w1 = float(s_w1.values.max())
     ck1 = run.spectra["ck1"]
-    top_ck = float(ck1.values.max()) / to_feature
+    top_ck = float(ck1.values.max())
     ov_beta = float(run.alignments["W1"][0, 0])
     ov_ck = float(run.alignments["ck1"][0, 0, 0]) if "ck1" in run.alignments else None
 
-    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
-    plot.overlay(s_w1, bulk_w, ax=axes[0],
-                 outliers=[fin.top_singular_value if fin.is_outlier else np.nan,
-                           cond.top_singular_value if cond.is_outlier else np.nan],
-                 title=f"(a) singular values of W1, eta = {eta:.3g}")
+    fig, axes = plt.subplots(1, 3, figsize=(17, 7.0))
+    plot.overlay(s_w1, bulk_w, ax=axes[0], label="$W_1$",
+                 outliers={"finite N": fin.top_singular_value if fin.is_outlier else np.nan,
+                           "given this draw": cond.top_singular_value if cond.is_outlier
+                           else np.nan},
+                 title=f"(a) singular values of $W_1$, $\\eta = {eta:.3g}$", legend="below")
     plot.before_after(run.spectra["ck0"], ck1, bulk_ck, bulk_ck, ax=axes[1],
-                      outliers1=[fin.ck_outlier * to_feature if fin.ck_is_outlier else np.nan,
-                                 ck_draw.position * to_feature if ck_draw.is_outlier
-                                 else np.nan],
-                      labels=("CK before the step", "CK after the step"),
-                      title="(b) conjugate kernel F^T F / n (fresh inputs)")
+                      outliers1={"finite N": fin.ck_outlier if fin.ck_is_outlier else np.nan,
+                                 "given this draw": ck_draw.position if ck_draw.is_outlier
+                                 else np.nan},
+                      labels=("CK before the step", "CK after the step"), legend="below",
+                      title="(b) conjugate kernel $F F^\\top / N$ on fresh inputs")
     # the CK law has a sharp peak near mu_*^2 (W0^T W0 has a null space when N > d); clip the
     # density axis above the rest of the bulk so that the edge and the outlier stay visible
     lo_ck, hi_ck = bulk_ck.support[0][0], bulk_ck.support[-1][1]
@@ -167,24 +209,35 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     cap = 4.0 * float(np.max(bulk_ck.pdf(grid)))
     if axes[1].get_ylim()[1] > cap:
         axes[1].set_ylim(0.0, cap)
-        axes[1].set_title("(b) conjugate kernel F^T F / n (fresh inputs; peak clipped)")
+        axes[1].set_title("(b) conjugate kernel $F F^\\top / N$ on fresh inputs "
+                          "(peak clipped)")
+    # (c): two quantities on colour-coded twin axes, one legend below
     ax2 = axes[2]
+    c_top, c_ov = "C0", "C3"
     plot.theory_vs_simulation(sweep, th_top, sim_top, theory_x=eta_grid, ax=ax2,
-                              label="top singular value of W1", threshold=eta_c,
-                              ylabel="top singular value")
+                              label="top singular value of $W_1$", threshold=eta_c,
+                              threshold_label="BBP threshold $\\eta_c$ (finite N)",
+                              color=c_top, ylabel="top singular value of $W_1$",
+                              legend=False)
     ax2b = ax2.twinx()
     plot.theory_vs_simulation(sweep, th_ov, sim_ov, theory_x=eta_grid, ax=ax2b,
-                              label="overlap with beta", color="C3", ylabel="squared overlap",
+                              label="overlap$^2$ with $\\beta$", color=c_ov,
+                              ylabel="squared overlap of the top left vector with $\\beta$",
                               legend=False)
-    ax2.set_title("(c) BBP transition in eta (finite-size theory)")
-    handles = ax2.get_legend_handles_labels()
-    handles_b = ax2b.get_legend_handles_labels()
-    ax2.legend(handles[0] + handles_b[0], handles[1] + handles_b[1], fontsize=7, loc="center right")
+    for axis, colour, side in ((ax2, c_top, "left"), (ax2b, c_ov, "right")):
+        axis.yaxis.label.set_color(colour)
+        axis.tick_params(axis="y", colors=colour)
+        axis.spines[side].set_color(colour)
+    ax2.set_title("(c) BBP transition in $\\eta$ (finite-size theory)")
+    h1, l1 = ax2.get_legend_handles_labels()
+    h2, l2 = ax2b.get_legend_handles_labels()
+    ax2.legend(h1 + h2, l1 + l2, fontsize="small", frameon=False, loc="upper center",
+               bbox_to_anchor=(0.5, -0.14))
     fig.suptitle(
-        f"spikewise demo: one gradient step, sigma = {sigma.name}, teacher = {sigma_star.name}, "
-        f"n = {n}, d = {d}, N = {N}, noise = {noise:g}, seed = {seed}", fontsize=10)
+        f"spikewise demo: one gradient step, $\\sigma$ = {sigma.name}, teacher "
+        f"$\\sigma_*$ = {sigma_star.name}, n = {n}, d = {d}, N = {N}, noise = {noise:g}, "
+        f"seed = {seed}", fontsize=11)
     fig.tight_layout()
-    path = _resolve_out(out)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -208,6 +261,10 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
         "limit: proportional limit; finite N: finite-size prediction; this draw: finite-size "
         "prediction given this run's a, W0, X, y, beta (for the CK also given its fresh "
         "inputs).",
+        "The CK rows are F F^T / N with F = sigma(X' W) on fresh inputs X', as the theory "
+        "states them (the figure's panel (b) too); on the step's own training inputs the CK "
+        "outlier is larger, because F then also carries the batch's labels "
+        "(spikewise.solvers.ck_outliers(..., inputs='train') predicts it).",
         f"(ran in {time.perf_counter() - start:.1f} s)",
     ]
     return path, "\n".join(lines)

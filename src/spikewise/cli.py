@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     demo.add_argument("--out", type=Path, default=Path("."),
-                      help="folder (or .png file name) to write the figure to (default: .)")
+                      help="folder, or image file name (.png, .pdf, .svg, .jpg), to write the "
+                           "figure to (default: .)")
     demo.add_argument("--d", type=_positive_int, default=800, help="input dimension d")
     demo.add_argument("--psi", type=float, default=2.0, help="n / d (default 2)")
     demo.add_argument("--phi", type=float, default=1.5, help="N / d (default 1.5)")
@@ -62,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--eta", type=_nonnegative_float, default=None,
                       help="learning rate (default: twice the BBP threshold)")
     demo.add_argument("--seed", type=int, default=0, help="random seed")
+    demo.add_argument("--force", action="store_true",
+                      help="run even if the simulation needs more memory than the machine has")
     return parser
 
 
@@ -79,10 +82,15 @@ def main(argv: list[str] | None = None) -> int:
             path, table = run_demo(
                 out=args.out, d=args.d, psi=args.psi, phi=args.phi,
                 activation=args.activation, teacher=args.teacher, noise=args.noise,
-                eta=args.eta, seed=args.seed,
+                eta=args.eta, seed=args.seed, allow_large=args.force,
             )
         except ValueError as exc:  # InvalidParameterError included
             parser.exit(2, f"spikewise demo: error: {exc}\n")
+        except MemoryError as exc:
+            parser.exit(1, f"spikewise demo: error: out of memory ({exc or 'no detail'}); "
+                           "use a smaller --d\n")
+        except OSError as exc:  # the figure could not be written
+            parser.exit(1, f"spikewise demo: error: cannot write the figure: {exc}\n")
         print(table)
         print(f"Wrote {path}")
         return 0

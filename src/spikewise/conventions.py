@@ -100,6 +100,7 @@ OUR_KEYS = ("n", "n_ridge", "d", "N", "eta", "eta0", "alpha", "lam", "W", "a")
 
 #: Batch policies of a gradient step: a new sample, or the previous step's sample again.
 BATCHES = ("fresh", "reuse")
+_LOG_MAX_FLOAT = math.log(np.finfo(np.float64).max)
 
 
 def learning_rate(eta0: float, *, N: int, alpha: float = 0.0) -> float:
@@ -121,6 +122,14 @@ def learning_rate(eta0: float, *, N: int, alpha: float = 0.0) -> float:
     eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
     N = check_scalar(N, "N", owner, kind="int", lower=1)
     alpha = check_scalar(alpha, "alpha", owner)
+    # log eta = log eta0 + alpha log N must stay below the largest double's log
+    if eta0 > 0 and N > 1 and math.log(eta0) + alpha * math.log(N) > _LOG_MAX_FLOAT:
+        top = (_LOG_MAX_FLOAT - math.log(eta0)) / math.log(N)
+        raise InvalidParameterError(
+            f"The 'alpha' parameter of {owner} must be <= {top:.6g} for eta0={eta0!r} and "
+            f"N={N} (eta = eta0 * N**alpha overflows a double, 1.8e308, beyond). Got "
+            f"{alpha!r} instead."
+        )
     return eta0 * float(N) ** alpha
 
 

@@ -169,7 +169,11 @@ def _law_name(law) -> str:
 
 
 def _law_label(law, shown: Mapping | None = None) -> str:
-    """The law's name and those of its parameters not already shown (e.g. in the title)."""
+    """The law's own short mathematical ``label`` when it has one; otherwise its name and
+    those of its parameters not already shown (e.g. in the title)."""
+    label = getattr(law, "label", None)
+    if isinstance(label, str) and label != _law_name(law):
+        return label
     params = _params_of(law)
     if shown:
         params = {k: v for k, v in params.items()
@@ -195,7 +199,7 @@ def _wrap(text: str, width: int = 64) -> str:
 
 def _support_of(law) -> list[tuple[float, float]]:
     support = getattr(law, "support", None)
-    if callable(support):
+    if callable(support) and not isinstance(support, list):
         support = support()
     if support is None:
         return []
@@ -293,16 +297,26 @@ def _as_laws(law) -> list:
     return [law]
 
 
+#: most bars a histogram may have (more cannot be seen, and would take minutes and
+#: gigabytes inside matplotlib)
+MAX_BINS = 10_000
+
+
 def _check_bins(bins, owner: str):
     if bins is None or isinstance(bins, str):
         return bins
     if isinstance(bins, numbers.Integral) and not isinstance(bins, bool):
-        return check_scalar(bins, "bins", owner, kind="int", lower=1)
+        return check_scalar(bins, "bins", owner, kind="int", lower=1, upper=MAX_BINS)
     edges = check_array(bins, "bins", owner, ndim=1)
     if edges.size < 2 or np.any(np.diff(edges) <= 0):
         raise InvalidParameterError(
             f"The 'bins' parameter of {owner} must be an int, a numpy bin rule or increasing "
             f"edges. Got an array of {edges.size} values that does not increase instead."
+        )
+    if edges.size - 1 > MAX_BINS:
+        raise InvalidParameterError(
+            f"The 'bins' parameter of {owner} must give at most {MAX_BINS} bins. Got "
+            f"{edges.size} edges ({edges.size - 1} bins) instead."
         )
     return edges
 
@@ -314,7 +328,7 @@ def _n_bins(values: np.ndarray, bins) -> int:
     if isinstance(bins, str):
         if values.size < 2 or np.ptp(values) == 0:
             return 8
-        return max(len(np.histogram_bin_edges(values, bins=bins)) - 1, 1)
+        return int(np.clip(len(np.histogram_bin_edges(values, bins=bins)) - 1, 1, MAX_BINS))
     return int(bins)
 
 
@@ -451,13 +465,29 @@ def _draw_group(ax, spectrum, laws, *, edges, color, label, outliers, measured, 
                           linewidth=2.0, marker="^", markevery=[1], markersize=7,
                           label=f"atom at {loc:.3g}: mass {mass:.3f} (measured {count / m:.3f})")
         stem.set_gid("spikewise-atom")
+        # the arrow's height is not to scale (an atom has no density): its mass is written
+        note = ax.annotate(f"mass {mass:.3g}", (loc, 0.92), xycoords=blended,
+                           xytext=(4, -2), textcoords="offset points", fontsize="small",
+                           va="top")
+        note.set_gid("spikewise-atom-mass")
 
     # predicted outliers: vertical lines
-    pred = _positions(outliers, "outliers", owner)
+    if isinstance(outliers, Mapping):  # {legend label: position}: one entry per line
+        names = [str(k) for k in outliers]
+        pred = _positions(list(outliers.values()), "outliers", owner)
+        names = [nm for nm, v in zip(names, outliers.values(), strict=True)
+                 if np.isfinite(float(v))]
+    else:
+        pred = _positions(outliers, "outliers", owner)
+        names = None
+    styles = ("--", ":", "-.")
     for j, pos in enumerate(pred):
-        line = ax.axvline(pos, color=color, linestyle="--", linewidth=1.3,
-                          label="predicted outlier" + ("s" if pred.size > 1 else "")
-                          if j == 0 else None)
+        if names is not None:
+            text = f"predicted outlier, {names[j]}: {pos:.3g}"
+        else:
+            text = ("predicted outlier" + ("s" if pred.size > 1 else "")) if j == 0 else None
+        line = ax.axvline(pos, color=color, linewidth=1.3, label=text,
+                          linestyle=styles[j % len(styles)] if names is not None else "--")
         line.set_gid("spikewise-predicted-outlier")
 
     # measured outliers: markers on the axis
@@ -489,6 +519,30 @@ def _draw_group(ax, spectrum, laws, *, edges, color, label, outliers, measured, 
     return top
 
 
+_LEGEND_PLACES = (True, False, "best", "below")
+
+
+def _check_legend(legend, owner: str):
+    if legend is True:
+        return "best"
+    return check_option(legend, "legend", owner, _LEGEND_PLACES)
+
+
+def _place_legend(ax, where="best"):
+    """Draw the legend: ``"best"`` inside the axes where it covers the least data,
+    ``"below"`` under the axes, outside the data (give the figure a layout engine, e.g.
+    ``layout="constrained"``, or save it with ``bbox_inches="tight"``), one entry per line."""
+    if where is False:
+        return None
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return None
+    if where == "below":
+        return ax.legend(handles, labels, fontsize="small", frameon=False, loc="upper center",
+                         bbox_to_anchor=(0.5, -0.14))
+    return ax.legend(handles, labels, fontsize="small", frameon=False, loc="best")
+
+
 def _title_of(params: Mapping) -> str:
     """Default title: the known experiment parameters (sizes, ratios, activation, eta, seed)."""
     keys = [k for k in _PARAM_ORDER if k in params]
@@ -507,8 +561,7 @@ def _finish(ax, spectrum, top, *, title, legend):
         title = _title_of(_params_of(spectrum))
     if title:
         ax.set_title(title, fontsize="medium")
-    if legend:
-        ax.legend(fontsize="small", frameon=False)
+    _place_legend(ax, legend)
     return ax
 
 
@@ -536,11 +589,14 @@ def overlay(spectrum, law=None, *, ax=None, bins=None, outliers=None, measured="
         By default ``clip(2 * sqrt(m), 20, 100)`` bins across the bulk (the support of the law)
         for ``m`` values. An int is the number of bins across the bulk, a string a
         :func:`numpy.histogram_bin_edges` rule applied to the bulk; the same bin width is
-        extended to cover the outliers. Explicit edges are used as given.
-    outliers : array_like or OutlierPrediction, optional
+        extended to cover the outliers. Explicit edges are used as given. At most
+        :data:`MAX_BINS` (10000) bins.
+    outliers : array_like, mapping or OutlierPrediction, optional
         Predicted outlier positions (``NaN`` entries mean "no outlier" and are skipped), or a
         prediction object of :mod:`spikewise.solvers` (its ``outliers`` are used); drawn as
-        dashed vertical lines.
+        dashed vertical lines under one legend entry. A mapping ``{name: position}`` gives
+        each line its own legend entry and line style (e.g. ``{"finite N": 2.79,
+        "this draw": 2.90}``).
     measured : "auto", array_like or None
         Measured outliers, drawn as markers on the axis. ``"auto"`` marks the values beyond the
         law's outermost edges by more than ``margin``; ``None`` marks nothing.
@@ -557,8 +613,10 @@ def overlay(spectrum, law=None, *, ax=None, bins=None, outliers=None, measured="
         Colour of the bars and the outlier marks (the next seaborn "deep" colour by default).
     title : str, optional
         Axes title; by default the spectrum's parameters, see :func:`format_params`.
-    legend : bool
-        Draw the legend.
+    legend : bool or {"best", "below"}
+        Draw the legend: ``True`` or ``"best"`` inside the axes where it hides the least
+        data, ``"below"`` under the axes, outside the data (the figure then needs a layout
+        engine, e.g. ``layout="constrained"``, or ``savefig(..., bbox_inches="tight")``).
     n_points : int
         Grid points per support interval for the theoretical density.
     alpha : float
@@ -589,6 +647,7 @@ def overlay(spectrum, law=None, *, ax=None, bins=None, outliers=None, measured="
     'density'
     """
     owner = "overlay"
+    legend = _check_legend(legend, owner)
     bins = _check_bins(bins, owner)
     n_points = check_scalar(n_points, "n_points", owner, kind="int", lower=8)
     atom_tol = check_scalar(atom_tol, "atom_tol", owner, lower=0.0)
@@ -697,8 +756,8 @@ def before_after(spectrum0, spectrum1, law0=None, law1=None, *, ax=None, bins=No
         Prefixes of the two groups' legend labels.
     title : str, optional
         Axes title; by default the parameters of ``spectrum1``.
-    legend : bool
-        Draw the legend.
+    legend : bool or {"best", "below"}
+        As in :func:`overlay`.
     atom_tol : float
         As in :func:`overlay`.
     n_points : int
@@ -710,6 +769,7 @@ def before_after(spectrum0, spectrum1, law0=None, law1=None, *, ax=None, bins=No
         The axes drawn on.
     """
     owner = "before_after"
+    legend = _check_legend(legend, owner)
     ax = _get_ax(ax)
     bins = _check_bins(bins, owner)
     if not (isinstance(labels, Sequence) and len(labels) == 2):
@@ -744,7 +804,7 @@ def before_after(spectrum0, spectrum1, law0=None, law1=None, *, ax=None, bins=No
 def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=None,
                          xlabel=r"$\eta$", ylabel=None, label=None, color=None,
                          threshold=None, params=None, title=None, logx=False,
-                         drawstyle="default", legend=True):
+                         drawstyle="default", legend=True, threshold_label=None):
     """A theory curve over a parameter with simulated points (mean and spread over seeds).
 
     Typical uses: the top singular value of ``W1`` or its alignment with the teacher against
@@ -773,6 +833,9 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
         Colour of curve and points (the next seaborn "deep" colour by default).
     threshold : float or sequence of float, optional
         Parameter values to mark with dotted vertical lines (e.g. ``eta_c``).
+    threshold_label : str, optional
+        Legend name of the threshold (default ``"<label>: threshold"``), followed by its value,
+        e.g. ``r"BBP threshold $\\eta_c$"``.
     params : mapping, optional
         Fixed parameters of the sweep, shown as the title (see :func:`format_params`).
     title : str, optional
@@ -781,8 +844,10 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
         Logarithmic x axis.
     drawstyle : str
         Matplotlib draw style of the theory curve (``"steps-post"`` for counts).
-    legend : bool
-        Draw the legend.
+    legend : bool or {"best", "below"}
+        Draw the legend: ``True`` or ``"best"`` inside the axes where it hides the least
+        data, ``"below"`` under the axes, outside the data (the figure then needs a layout
+        engine, e.g. ``layout="constrained"``, or ``savefig(..., bbox_inches="tight")``).
 
     Returns
     -------
@@ -790,6 +855,7 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
         The axes drawn on.
     """
     owner = "theory_vs_simulation"
+    legend = _check_legend(legend, owner)
     x = check_array(param_values, "param_values", owner, ndim=1)
     meas = check_array(measured, "measured", owner, ndim=(1, 2), finite=False)
     if meas.shape[-1] != x.size:
@@ -832,8 +898,9 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
     if threshold is not None:
         thr = np.atleast_1d(check_array(threshold, "threshold", owner, finite=False)).ravel()
         for j, t in enumerate(thr[np.isfinite(thr)]):
+            what = f"{name}threshold" if threshold_label is None else str(threshold_label)
             vl = ax.axvline(t, color=color, linestyle=":", linewidth=1.2,
-                            label=f"{name}threshold {t:.3g}" if j == 0 else None)
+                            label=f"{what} = {t:.3g}" if j == 0 else None)
             vl.set_gid("spikewise-threshold")
     if logx:
         ax.set_xscale("log")
@@ -844,6 +911,5 @@ def theory_vs_simulation(param_values, theory, measured, *, ax=None, theory_x=No
         title = _wrap(format_params(params))
     if title:
         ax.set_title(title, fontsize="medium")
-    if legend:
-        ax.legend(fontsize="small", frameon=False)
+    _place_legend(ax, legend)
     return ax

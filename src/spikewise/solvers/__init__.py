@@ -1,8 +1,10 @@
 """The theory side: spectral laws, Stieltjes-transform solvers, outlier engines, and the
 spike theory of one and two gradient steps.
 
-Laws follow :mod:`scipy.stats` names (``pdf``, ``cdf``, ``ppf``, ``moment``, ``sample``) and
-add ``stieltjes``, ``support`` and ``atoms``; the outlier engines take any of them as the bulk.
+Laws follow :mod:`scipy.stats` names (``pdf``, ``logpdf``, ``cdf``, ``sf``, ``ppf``,
+``moment``, ``rvs`` = ``sample``, ``support()`` = the law's endpoints) and add ``stieltjes``,
+``atoms``, a ``label`` for plots, and ``support`` read as a list of intervals (a
+:class:`Support`); the outlier engines take any of them as the bulk.
 This subpackage never imports :mod:`spikewise.spectra`.
 """
 
@@ -10,7 +12,7 @@ import sys as _sys
 import warnings as _warnings
 
 from spikewise.solvers import one_step_theory as _one_step_theory
-from spikewise.solvers._law import SpectralLaw
+from spikewise.solvers._law import SpectralLaw, Support
 from spikewise.solvers._precision import (
     mp_edges,
     mp_marchenko_pastur_edges,
@@ -94,6 +96,7 @@ from spikewise.solvers.two_step import (
 __all__ = [
     # laws
     "SpectralLaw",
+    "Support",
     "MarchenkoPastur",
     "narayana_moment",
     "GeneralizedMarchenkoPastur",

@@ -46,11 +46,19 @@ from spikewise._validation import (
     check_scalar,
 )
 
-__all__ = ["SpectralLaw"]
+__all__ = ["SpectralLaw", "Support"]
+
+
+def math_number(value: float) -> str:
+    """``value`` with 4 significant digits, for a mathtext label (``1.5``, ``0.6667``)."""
+    return f"{float(value):.4g}"
 
 _MIN_NODES = 64
 _MAX_NODES = 2**14
 _SERIES_TOL = 1e-14
+# Newton steps of the quantile inversion: the mass near a square-root edge vanishes like the
+# cube of the angle, where Newton converges only linearly
+_NEWTON_STEPS = 100
 
 
 class _IntervalRule:
@@ -170,7 +178,7 @@ class _IntervalRule:
         lo = np.zeros_like(theta)
         hi = np.full_like(theta, np.pi)
         active = np.ones(theta.shape, dtype=bool)
-        for _ in range(12):
+        for _ in range(_NEWTON_STEPS):
             th = theta[active]
             f = self.integral(th) - target[active]
             lo[active] = np.where(f < 0, th, lo[active])
@@ -201,7 +209,7 @@ def _default_stieltjes_mp(law):
         if not callable(dfn):
             dfn = lambda x, fn=fn: mpmath.diff(fn, x)  # noqa: E731
         return fn, dfn, {}
-    support = law.support() if callable(law.support) else law.support
+    support = law.support if isinstance(law.support, list) else law.support()
     if not list(support or []):
         locs, masses = law.atoms() if callable(law.atoms) else law.atoms
         tw = [(float(t), float(w)) for t, w in zip(locs, masses, strict=True) if w > 0]
@@ -212,6 +220,29 @@ def _default_stieltjes_mp(law):
                 {},
             )
     return None
+class Support(list):
+    """The support intervals of a law: a list of ``(lo, hi)``, also callable as in scipy.
+
+    As a list (``law.support``) it holds the disjoint closed intervals of the continuous part,
+    sorted; called (``law.support()``) it returns the endpoints ``(lower, upper)`` of the
+    whole law, atoms included, like :meth:`scipy.stats.rv_continuous.support`.
+
+    Examples
+    --------
+    >>> from spikewise.solvers import MarchenkoPastur
+    >>> law = MarchenkoPastur(ratio=2.0)
+    >>> [round(e, 4) for e in law.support[0]]
+    [0.1716, 5.8284]
+    >>> law.support()
+    (0.0, 5.82842712474619)
+    """
+
+    def __init__(self, intervals, bounds):
+        super().__init__(intervals)
+        self._bounds = (float(bounds[0]), float(bounds[1]))
+
+    def __call__(self) -> tuple[float, float]:
+        return self._bounds
 
 
 class SpectralLaw:
@@ -224,18 +255,22 @@ class SpectralLaw:
 
     Methods
     -------
-    pdf(x)
-        Density of the absolutely continuous part (atoms are reported by :attr:`atoms`).
-    cdf(x)
-        :math:`\\mu((-\\infty, x])`, atoms included (right-continuous).
+    pdf(x), logpdf(x)
+        Density of the absolutely continuous part (atoms are reported by :attr:`atoms`), and
+        its logarithm (``-inf`` off the support).
+    cdf(x), sf(x)
+        :math:`\\mu((-\\infty, x])`, atoms included (right-continuous), and
+        :math:`1 - \\text{cdf}(x)`.
     ppf(q)
         :math:`\\inf\\{x : \\text{cdf}(x) \\ge q\\}`.
     stieltjes(z), dstieltjes(z)
         :math:`m(z) = \\int d\\mu(x)/(x - z)` and :math:`m'(z)`.
     moment(k), mean(), var()
         Moments, atoms included.
-    sample(size, rng=None)
-        Independent draws by quantile sampling.
+    sample(size, rng=None), rvs(size, rng=None)
+        Independent draws by quantile sampling (``rvs`` is the :mod:`scipy.stats` name).
+    support, support()
+        The intervals of the continuous part (a list), or called, the endpoints of the law.
     affine(a, b), sqrt()
         Laws of :math:`a\\lambda + b` and :math:`\\sqrt{\\lambda}`.
     """
@@ -284,15 +319,31 @@ class SpectralLaw:
         return loc[keep][order], mass[keep][order]
 
     @property
-    def support(self) -> list[tuple[float, float]]:
-        """Disjoint closed intervals ``(lo, hi)`` carrying the continuous part, sorted."""
-        return list(self._support_cache)
+    def support(self) -> Support:
+        """Disjoint closed intervals ``(lo, hi)`` carrying the continuous part, sorted.
+
+        A :class:`Support`: a list, and callable as in :mod:`scipy.stats`:
+        ``law.support()`` is ``(lower, upper)``, the endpoints of the whole law (atoms
+        included).
+        """
+        bounds = (self.lower, self.upper) if (self._support_cache or self._atoms_cache[0].size) \
+            else (np.nan, np.nan)
+        return Support(self._support_cache, bounds)
 
     @property
     def atoms(self) -> tuple[np.ndarray, np.ndarray]:
         """``(locations, masses)`` of the point masses (possibly empty arrays)."""
         loc, mass = self._atoms_cache
         return loc.copy(), mass.copy()
+
+    @property
+    def label(self) -> str:
+        """A short mathematical name for legends (matplotlib mathtext), e.g.
+        ``"Marchenko–Pastur $\\gamma=0.5$"``; defaults to :attr:`name`."""
+        return self._label()
+
+    def _label(self) -> str:
+        return self.name
 
     @property
     def params(self) -> dict:
@@ -387,6 +438,12 @@ class SpectralLaw:
         out = out.reshape(arr.shape)
         return out if out.ndim else float(out)
 
+    def logpdf(self, x):
+        """Natural logarithm of :meth:`pdf` (``-inf`` where the density vanishes); same
+        input and output shapes as :meth:`pdf`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.pdf(x)) if np.ndim(x) else float(np.log(self.pdf(x)))
+
     def _cdf(self, x: np.ndarray) -> np.ndarray:
         out = np.zeros_like(x)
         loc, mass = self._atoms_cache
@@ -414,6 +471,13 @@ class SpectralLaw:
         arr = self._real_input(x, "x")
         flat = arr.reshape(-1)
         out = self._cdf(flat).reshape(arr.shape)
+        return out if out.ndim else float(out)
+
+    def sf(self, x):
+        """Survival function :math:`\\mu((x, \\infty)) = 1 - \\text{cdf}(x)`, in [0, 1];
+        same input and output shapes as :meth:`cdf`."""
+        out = 1.0 - np.asarray(self.cdf(x))
+        out = np.clip(out, 0.0, 1.0)
         return out if out.ndim else float(out)
 
     def _pieces(self):
@@ -455,10 +519,17 @@ class SpectralLaw:
                     out[sel] = loc
                 else:
                     target = np.clip((flat[sel] - base) * total, 0.0, rule.mass)
-                    out[sel] = rule.x_of(rule.invert(target))
+                    # the ends exactly: the first quantile of an interval is its lower end,
+                    # and its full mass is reached at its upper end
+                    x = np.where(target <= 0.0, rule.lo, rule.hi)
+                    mid = (target > 0.0) & (target < rule.mass)
+                    if np.any(mid):
+                        x[mid] = np.clip(rule.x_of(rule.invert(target[mid])), rule.lo, rule.hi)
+                    out[sel] = x
                 done |= sel
             base += mass
         out[~done] = self.upper
+        out[flat >= 1.0] = self.upper
         out = out.reshape(arr.shape)
         return out if out.ndim else float(out)
 
@@ -555,6 +626,10 @@ class SpectralLaw:
         u = gen.random(size)
         return np.asarray(self.ppf(u))
 
+    def rvs(self, size=1, rng=None):
+        """Independent draws: :meth:`sample` under its :mod:`scipy.stats` name."""
+        return self.sample(size, rng=rng)
+
     def affine(self, a, b=0.0):
         """Law of :math:`a\\lambda + b` for :math:`\\lambda \\sim` this law (``a != 0``)."""
         return AffineLaw(self, a=a, b=b)
@@ -588,6 +663,10 @@ class SpectralLaw:
                 zz = z[i : i + step]
                 out[i : i + step] += (1.0 / (rule.x[None, :] - zz[:, None]) ** power) @ wts
         return out
+
+    def _repr_latex_(self) -> str:
+        """Jupyter's rich display: the :attr:`label`."""
+        return self.label
 
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
@@ -631,6 +710,10 @@ class AffineLaw(SpectralLaw):
 
     def _params(self):
         return {"a": self.a, "b": self.b, **self.base.params}
+
+    def _label(self) -> str:
+        shift = "" if self.b == 0 else f"{'+' if self.b > 0 else '-'}{math_number(abs(self.b))}"
+        return f"${math_number(self.a)}\\,\\lambda{shift}$ for $\\lambda\\sim$ {self.base.label}"
 
     def _to_base(self, y):
         return (y - self.b) / self.a
@@ -732,6 +815,9 @@ class SqrtLaw(SpectralLaw):
 
     def _params(self):
         return {"transform": "sqrt", **self.base.params}
+
+    def _label(self) -> str:
+        return f"$\\sqrt{{\\lambda}}$ for $\\lambda\\sim$ {self.base.label}"
 
     def _singular_points(self):
         return [float(np.sqrt(p)) for p in self.base._singular_points() if p >= 0]

@@ -283,7 +283,7 @@ def _support_pieces(law, name: str, owner: str):
     )
     if not hasattr(law, "stieltjes") or not hasattr(law, "support"):
         raise bad
-    support = law.support() if callable(law.support) else law.support
+    support = law.support if isinstance(law.support, list) else law.support()
     pieces = []
     try:
         for lo, hi in list(support or []):

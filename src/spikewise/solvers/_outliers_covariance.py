@@ -238,7 +238,7 @@ def covariance_outliers(
     Parameters
     ----------
     spikes : float or array_like of float
-        Population spike eigenvalues ``alpha_i``, ``> 0`` (old name ``alpha``, deprecated:
+        Population spike eigenvalues ``alpha_i``, in ``(0, 1e150]`` (old name ``alpha``, deprecated:
         ``alpha`` is the learning-rate exponent elsewhere in the package).
     ratio : float
         ``gamma = p / n > 0``.
@@ -269,9 +269,10 @@ def covariance_outliers(
     """
     owner = "covariance_outliers"
     al = _strengths(spikes, "spikes", owner)
-    if np.any(al <= 0):
+    # psi'(alpha) holds alpha^2, which must stay a double
+    if np.any(al <= 0) or np.any(al > 1e150):
         raise InvalidParameterError(
-            f"The 'spikes' parameter of {owner} must contain only finite floats > 0 "
+            f"The 'spikes' parameter of {owner} must contain only finite floats in (0, 1e150] "
             f"(population eigenvalues). Got {al.tolist()} instead."
         )
     gamma = check_scalar(ratio, "ratio", owner, lower=0.0, lower_inclusive=False)

@@ -367,7 +367,8 @@ def mp_spike_location(ell, law, *, dps=30):
     Parameters
     ----------
     ell : float
-        The population spike (above :func:`mp_spike_threshold` for an outlier).
+        The population spike, above :func:`mp_spike_threshold` (the threshold :math:`s_c`);
+        smaller values, which make no outlier, raise :class:`InvalidParameterError`.
     law : GeneralizedMarchenkoPastur
         With an atomic population, or one of the form ``a * MarchenkoPastur(...) + b``.
     dps : int, default 30
@@ -379,7 +380,15 @@ def mp_spike_location(ell, law, *, dps=30):
     """
     _check_law(law, "mp_spike_location")
     # validated as a float, used as given (an mpf keeps its digits)
-    check_scalar(float(ell) if isinstance(ell, mp.mpf) else ell, "ell", "mp_spike_location")
+    threshold = float(max(law.critical_points))
+    value = check_scalar(float(ell) if isinstance(ell, mp.mpf) else ell, "ell",
+                         "mp_spike_location")
+    if not value > threshold:
+        raise InvalidParameterError(
+            f"The 'ell' parameter of mp_spike_location must be a population spike above the "
+            f"threshold s_c = {threshold:.6g} of this law (below it there is no outlier). "
+            f"Got {value!r} instead."
+        )
     dps = _dps(dps, "mp_spike_location")
     with mp.workdps(dps):
         pop = _MpPopulation(law)

@@ -54,7 +54,7 @@ import warnings
 
 from spikewise._validation import InvalidParameterError, check_option, check_scalar
 from spikewise.activations import get_activation
-from spikewise.solvers._law import SpectralLaw
+from spikewise.solvers._law import SpectralLaw, math_number
 from spikewise.solvers.generalized_mp import DiscreteLaw, GeneralizedMarchenkoPastur
 from spikewise.solvers.marchenko_pastur import MarchenkoPastur
 from spikewise.solvers.transforms import gram_flip
@@ -169,6 +169,12 @@ class ConjugateKernelLaw(SpectralLaw):
             out["activation"] = self.activation_name
         out.update({"mu0": self.mu0, "mu1": self.mu1, "mu_star2": self.mu_star2})
         return out
+
+    def _label(self) -> str:
+        gram = "F^\\top F/n" if self.orientation == "feature" else "F F^\\top/N"
+        act = f"{self.activation_name}, " if self.activation_name else ""
+        return (f"CK limit of ${gram}$ ({act}$\\psi={math_number(self.psi)}$, "
+                f"$\\phi={math_number(self.phi)}$)")
 
     # delegation to the inner law
     def _support(self):

@@ -776,7 +776,7 @@ def spike_onset_width(
     eta0, alpha, noise, second_layer
         As in :func:`visible_spikes`.
     N_min, N_max : float
-        Search range.
+        Search range, ``2 <= N_min < N_max <= 1e15``.
     rtol : float
         Relative tolerance on N.
 
@@ -791,7 +791,8 @@ def spike_onset_width(
     psi = check_scalar(psi, "psi", owner, lower=0.0, lower_inclusive=False)
     phi = check_scalar(phi, "phi", owner, lower=0.0, lower_inclusive=False)
     N_min = check_scalar(N_min, "N_min", owner, lower=2.0)
-    N_max = check_scalar(N_max, "N_max", owner, lower=N_min, lower_inclusive=False)
+    # beyond ~1e15 the finite-N strengths of a large step overflow a double
+    N_max = check_scalar(N_max, "N_max", owner, lower=N_min, upper=1e15, lower_inclusive=False)
     rtol = check_scalar(rtol, "rtol", owner, lower=1e-8, upper=0.5)
 
     def margin(N):

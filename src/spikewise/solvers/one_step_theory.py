@@ -97,6 +97,7 @@ of order :math:`n\mu_0^2` which is not reported.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -123,6 +124,10 @@ __all__ = [
 ]
 
 _INITS = ("gaussian", "rademacher", "constant")
+#: largest relative first-order shift of the CK Hermite data the finite-size CK prediction uses
+_MAX_CK_SHIFT = 0.5
+#: realized second layers must have |a|^2 within this factor of 1 (entries of size 1/sqrt(N))
+_A_NORM_FACTOR = 16.0
 _TW1_MEAN = -1.2065335745820  # mean of the Tracy-Widom GOE (beta = 1) law
 
 
@@ -158,7 +163,9 @@ class OneStepValues:
     overlap_right : float
         Squared overlap of the top right singular vector with :math:`a/\\|a\\|`.
     ck_bulk_edge : float
-        Upper edge of the conjugate-kernel law, orientation :math:`FF^\\top/N`.
+        Upper edge of the conjugate-kernel law, orientation :math:`FF^\\top/N`. The CK
+        values of a finite-size prediction are NaN (with a ``RuntimeWarning``) where the step
+        moves the CK's Hermite data by more than half, beyond the first-order correction.
     ck_is_outlier : bool
         Whether the test-input CK has the learned outlier.
     ck_outlier : float
@@ -552,7 +559,23 @@ class _Finite:
         # CK: the step grows every neuron's preactivation variance by a_j^2 ||U||^2, which
         # shifts its Hermite data (heat equation): bulk by the mean, spike column by the
         # a-weighted mean (sum_j a_hat_j^2 a_j^2 = alpha^2 sum a_hat^4).
-        if mu1 != 0.0:
+        u2 = eta**2 * mu1**2 * self._v2()
+        dbar = al2 * u2 / N
+        # the heat-equation shifts are first order in dbar: trusted while each moves the
+        # Hermite data by less than half (large eta at small N, or a of the wrong scale,
+        # would otherwise give a negative CK bulk edge)
+        shift = max(abs(2.0 * st["dmu1"] * dbar / mu1) if mu1 != 0.0 else 0.0,
+                    abs(st["dmu_star2"] * dbar) / max(st["mu_star2"], 1e-300))
+        if shift > _MAX_CK_SHIFT:
+            warnings.warn(
+                f"The step moves the conjugate kernel's Hermite data by {shift:.0%} at "
+                f"eta={eta:.4g}, N={N:.0f}, beyond the first-order correction of the finite-size "
+                "prediction (50%); its CK values are NaN. Use a smaller eta or a larger n.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            ck_out, ck_pos, ck_edge, ck_ov = False, math.nan, math.nan, math.nan
+        elif mu1 != 0.0:
             m_a, A, B, B_spike = self.ck_coefficients(eta, scale)
             ck_out, ck_pos, ck_edge, ck_ov = _ck_outlier(
                 A, max(B, 0.0), psi=psi, phi=phi_b, lin_ratio=tau2 * m_a**2 / A,
@@ -690,9 +713,13 @@ def _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, 
                     f"W0. Got shape {a.shape} instead."
                 )
             N = float(a.shape[0])
-            if float(a @ a) == 0.0:
+            a2 = float(a @ a)
+            if not 1.0 / _A_NORM_FACTOR <= a2 <= _A_NORM_FACTOR:
                 raise InvalidParameterError(
-                    f"The 'a' parameter of {name} must be a nonzero vector. Got zeros instead."
+                    f"The 'a' parameter of {name} must have entries of size 1/sqrt(N) (the "
+                    f"convention: |a|^2 about 1, accepted in [{1 / _A_NORM_FACTOR:g}, "
+                    f"{_A_NORM_FACTOR:g}]). Got |a|^2 = {a2:.4g} for N = {a.shape[0]} "
+                    f"instead{'; divide a by sqrt(N)' if a2 > _A_NORM_FACTOR else ''}."
                 )
         if y is not None:
             y = check_array(y, "y", name, ndim=1, shape=(n,))
@@ -705,6 +732,18 @@ def _prepare(name, sigma, teacher, psi, phi, noise, n, init, a, W0, X, y, beta, 
             raise InvalidParameterError(
                 f"The 'W0' parameter of {name} must have {X.shape[1]} rows to match X. Got "
                 f"shape {W0.shape} instead."
+            )
+        # the arrays fix d and N: psi and phi must agree with them up to rounding
+        if abs(n / psi - d) >= 1.0:
+            raise InvalidParameterError(
+                f"The 'psi' parameter of {name} must equal n/d = {n}/{d:.0f} = {n / d:.6g} "
+                f"(d from the shape of the arrays given). Got {psi!r} instead."
+            )
+        if abs(phi * d - N) >= 1.0:
+            raise InvalidParameterError(
+                f"The 'phi' parameter of {name} must equal N/d = {N:.0f}/{d:.0f} = "
+                f"{N / d:.6g} (N and d from the shapes of the arrays given). Got {phi!r} "
+                "instead."
             )
         if beta is not None:
             beta = check_array(beta, "beta", name, ndim=1, shape=(int(round(d)),))

@@ -25,7 +25,7 @@ import mpmath
 import numpy as np
 
 from spikewise._validation import InvalidParameterError, check_option, check_scalar
-from spikewise.solvers._law import AffineLaw, SpectralLaw, SqrtLaw, _check_law
+from spikewise.solvers._law import AffineLaw, SpectralLaw, SqrtLaw, _check_law, math_number
 from spikewise.solvers.marchenko_pastur import MarchenkoPastur
 
 __all__ = ["AffineLaw", "SqrtLaw", "GramFlipLaw", "gram_flip", "rectangular_singular_values"]
@@ -62,6 +62,9 @@ class GramFlipLaw(SpectralLaw):
 
     def _params(self):
         return {"flip_ratio": self.ratio, **self.base.params}
+
+    def _label(self) -> str:
+        return f"companion ($\\gamma={math_number(self.ratio)}$) of {self.base.label}"
 
     def _singular_points(self):
         return list(self.base._singular_points()) + [0.0]

@@ -28,9 +28,31 @@ _BLOCK_ENTRIES = 1 << 18
 def resolve_activation(spec, name: str, owner: str):
     """``get_activation(spec)`` with the parameter's name and owner in the error message."""
     try:
-        return get_activation(spec)
+        act = get_activation(spec)
     except InvalidParameterError as exc:
         raise InvalidParameterError(f"The {name!r} parameter of {owner}: {exc}") from exc
+    if int(getattr(act, "kernel_code", -1)) < 0:
+        _probe_finite(act, name, owner)
+    return act
+
+
+#: where a user's activation is checked once: preactivations are N(0, 1)-like, so this
+#: covers every value a run meets with overwhelming probability
+_PROBE = np.linspace(-8.0, 8.0, 161)
+
+
+def _probe_finite(act, name: str, owner: str) -> None:
+    """Refuse a custom activation (or derivative) that is not finite on the probe grid."""
+    for what, func in (("value", act), ("derivative", act.d1)):
+        with np.errstate(all="ignore"):
+            out = np.asarray(func(_PROBE.copy()), dtype=np.float64)
+        bad = ~np.isfinite(out)
+        if np.any(bad):
+            raise InvalidParameterError(
+                f"The {name!r} parameter of {owner} must be finite on the real line. Its "
+                f"{what} is {out[bad][0]} at x = {_PROBE[bad][0]:g} ({int(bad.sum())} of "
+                f"{_PROBE.size} probe points in [-8, 8] are not finite)."
+            )
 
 
 def _numba_desc(act):

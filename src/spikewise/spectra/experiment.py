@@ -38,6 +38,7 @@ from spikewise.spectra._activation_apply import (
     resolve_activation,
 )
 from spikewise.spectra._linalg import eigh_top, gram, thread_limits
+from spikewise.spectra._memory import check_memory
 from spikewise.spectra.alignments import hermite_alignments, squared_overlaps
 from spikewise.spectra.features import ORIENTATIONS
 from spikewise.spectra.ridge import RidgePath, ridge_path
@@ -150,7 +151,9 @@ class ExperimentResult:
         ``"W1"``/``"W2"``: (k_top, m) squared overlaps of the top left singular vectors with
         the m teacher directions; ``"spike1"``/``"spike2"``: (1, m) for the update's spike;
         ``"ck1"``/``"ck2"``: (k_top, m, len(degrees)) overlaps of the top CK eigenvectors
-        (sample space) with the normalized ``He_k(X beta_j)``.
+        (sample space) with the normalized ``He_k(X beta_j)``; NaN for an eigenvector in
+        the null space of ``F`` (rank-deficient features, e.g. at tiny sizes), which has no
+        sample-space image.
     ridge : RidgePath or None
         Ridge on the final features, fitted on the last step batch (``ridge_samples="reuse"``)
         or on ``n_ridge`` fresh samples (``"fresh"``); test error on ``n_test`` fresh samples.
@@ -469,7 +472,7 @@ def _validate_common(owner, *, n, d, N, noise, n_index, spectra, allowed, k_top,
                 f"Got {lambdas!r} instead."
             )
     dt = _check_dtype(dtype, owner).type
-    remove = _check_remove(preprocess, owner)
+    remove = _check_remove(preprocess, owner, name="preprocess")
     check_option(first_layer, "first_layer", owner, ("gaussian", "unit"))
     check_option(second_layer, "second_layer", owner, ("gaussian", "rademacher", "constant"))
     if n_threads is not None:
@@ -479,6 +482,29 @@ def _validate_common(owner, *, n, d, N, noise, n_index, spectra, allowed, k_top,
                     ck_inputs=ck_inputs, n_test=n_test, lambdas=lambdas, dtype=dt,
                     remove=remove, first_layer=first_layer, second_layer=second_layer,
                     n_threads=n_threads)
+
+
+def _ck_alignments(Us, X, directions, degrees):
+    """:func:`hermite_alignments` of the nonzero columns of ``Us``, NaN for the others."""
+    ok = np.linalg.norm(Us, axis=0) > 0
+    out = np.full((Us.shape[1], directions.shape[1], len(degrees)), np.nan)
+    if np.any(ok):
+        out[ok] = hermite_alignments(Us[:, ok], X, directions, degrees=degrees)
+    return out
+
+
+def _check_finite_step(W, t, owner, e0, eta, noise):
+    """Refuse a step whose weights overflowed (or would overflow in a Gram matrix)."""
+    big = float(np.sqrt(np.finfo(W.dtype).max / max(W.shape)))
+    if W.size and max(float(W.max()), -float(W.min())) < big:  # False for NaN
+        return
+    sfx = "" if t == 1 else f"_{t}"
+    raise InvalidParameterError(
+        f"The 'eta0{sfx}' (and 'alpha{sfx}', 'noise') parameters of {owner} are too large: the "
+        f"step made W{t} non-finite or larger than {big:.3g} in {W.dtype}, where its spectrum "
+        f"cannot be computed. Got eta0{sfx}={e0!r} (eta = {eta:.3g}) and noise={noise!r}; "
+        "use a learning rate and a label noise that keep the weights of order one."
+    )
 
 
 def _check_schedule(schedule, owner) -> StepSchedule:
@@ -493,7 +519,8 @@ def _check_schedule(schedule, owner) -> StepSchedule:
 
 
 def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto",
-         method_options=None, ridge_samples="reuse", n_ridge=None, **options):
+         method_options=None, ridge_samples="reuse", n_ridge=None, allow_large=False,
+         **options):
     n_steps = len(schedule)
     allowed = tuple(f"W{t}" for t in range(n_steps + 1)) + tuple(
         f"ck{t}" for t in range(n_steps + 1))
@@ -502,7 +529,19 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
     sizes = Sizes.from_any(n=n, d=d, N=N, owner=owner)
     spectra, k_top, degrees, lambdas = o.spectra, o.k_top, o.degrees, o.lambdas
     orientation, remove, dt = o.orientation, o.remove, o.dtype
-    etas_checked = [(st.eta0, st.alpha, st.learning_rate(N)) for st in schedule]
+    etas_checked = []
+    for t, st in enumerate(schedule, start=1):
+        sfx = "" if t == 1 else f"_{t}"
+        try:
+            etas_checked.append((st.eta0, st.alpha, st.learning_rate(N)))
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(
+                str(exc).replace("'alpha' parameter of learning_rate",
+                                 f"'alpha{sfx}' parameter of {owner}")
+            ) from None
+    check_memory(owner, allow_large=allow_large, n=n, d=d, N=N, dtype=dt, n_steps=n_steps,
+                 fresh_inputs=o.ck_inputs == "fresh",
+                 n_test=o.n_test if lambdas is not None else 0)
     check_option(ridge_samples, "ridge_samples", owner, ("reuse", "fresh"))
     n_ridge = n if n_ridge is None else check_scalar(n_ridge, "n_ridge", owner, kind="int",
                                                      lower=1)
@@ -595,6 +634,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
             eta = etas_checked[t - 1][2]
             W_new = np.array(W_old, order="C", copy=True)
             _axpy_gemm(W_new, Xb, H, eta / n)
+            _check_finite_step(W_new, t, owner, etas_checked[t - 1][0], eta, o.noise)
             F, H = H, None  # the n x N buffer is reused for the new features
             _mark("GEMM X^T M")
             weights[f"W{t}"] = W_new
@@ -631,9 +671,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
                         _mark("top-k Lanczos")
                     if k_top:
                         Xh = Xb64 if Xc is None else X_ck64
-                        aligns[f"ck{t}"] = hermite_alignments(
-                            Us, Xh, teacher.directions, degrees=degrees
-                        )
+                        aligns[f"ck{t}"] = _ck_alignments(Us, Xh, teacher.directions, degrees)
                     _mark("other")
         ridge = None
         if lambdas is not None:
@@ -710,6 +748,7 @@ def train(
     method_options=None,
     ridge_samples: str = "reuse",
     n_ridge: int | None = None,
+    allow_large: bool = False,
 ) -> ExperimentResult:
     r"""Train a two-layer network by a schedule of gradient steps and measure its spectra.
 
@@ -785,6 +824,10 @@ def train(
         ``mean (y - F b_hat)^2`` on ``n_test`` fresh samples, label noise included.
     n_ridge : int, optional
         Fresh ridge samples (default ``n``); used only with ``ridge_samples="fresh"``.
+    allow_large : bool, default False
+        Run even when the estimated memory (inputs, the n x N features, the weights, the
+        largest Gram matrix) exceeds the machine's physical memory. Without it such a run is
+        refused up front with the number of GiB it would take.
 
     Returns
     -------
@@ -805,7 +848,7 @@ def train(
         preprocess=preprocess, ck_inputs=ck_inputs, orientation=orientation, spectra=spectra,
         k_top=k_top, degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype,
         n_threads=n_threads, rng=rng, method=method, method_options=method_options,
-        ridge_samples=ridge_samples, n_ridge=n_ridge,
+        ridge_samples=ridge_samples, n_ridge=n_ridge, allow_large=allow_large,
     )
 
 
@@ -838,6 +881,7 @@ def one_step(
     rng=None,
     method: str = "auto",
     method_options=None,
+    allow_large: bool = False,
 ) -> ExperimentResult:
     r"""Train a two-layer network for one gradient step and measure its spectra.
 
@@ -859,7 +903,7 @@ def one_step(
         As in :func:`train`.
     k_top, degrees, n_test, lambdas, dtype, n_threads, rng, method, method_options
         As in :func:`train`.
-    ridge_samples, n_ridge
+    ridge_samples, n_ridge, allow_large
         As in :func:`train`.
     spectra : tuple
         Which dense spectra to compute, among ``"W0", "W1", "ck0", "ck1"``.
@@ -884,7 +928,7 @@ def one_step(
         ck_inputs=ck_inputs, orientation=orientation, spectra=spectra, k_top=k_top,
         degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads,
         rng=rng, method=method, method_options=method_options,
-        ridge_samples=ridge_samples, n_ridge=n_ridge,
+        ridge_samples=ridge_samples, n_ridge=n_ridge, allow_large=allow_large,
     )
 
 
@@ -920,6 +964,7 @@ def two_step(
     rng=None,
     method: str = "auto",
     method_options=None,
+    allow_large: bool = False,
 ) -> ExperimentResult:
     r"""Two gradient steps on the first layer (Moniri & Hassani 2025), fresh or reused batch.
 
@@ -943,7 +988,7 @@ def two_step(
         As in :func:`train`.
     k_top, degrees, n_test, lambdas, dtype, n_threads, rng, method, method_options
         As in :func:`train`.
-    ridge_samples, n_ridge
+    ridge_samples, n_ridge, allow_large
         As in :func:`train`.
     spectra : tuple
         Which dense spectra to compute, among ``"W0", "W1", "W2", "ck0", "ck1", "ck2"``.
@@ -965,5 +1010,5 @@ def two_step(
         preprocess=preprocess, ck_inputs=ck_inputs, orientation=orientation, spectra=spectra,
         k_top=k_top, degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype,
         n_threads=n_threads, rng=rng, method=method, method_options=method_options,
-        ridge_samples=ridge_samples, n_ridge=n_ridge,
+        ridge_samples=ridge_samples, n_ridge=n_ridge, allow_large=allow_large,
     )

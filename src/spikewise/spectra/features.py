@@ -75,6 +75,11 @@ def ck_gram(F, *, orientation: str = "feature") -> np.ndarray:
     check_option(orientation, "orientation", owner, ORIENTATIONS)
     F = check_array(F, "F", owner, ndim=2, dtype=None)
     n, N = F.shape
+    if n == 0 or N == 0:
+        raise InvalidParameterError(
+            f"The 'F' parameter of {owner} must have at least one row and one column. Got "
+            f"shape {F.shape} instead."
+        )
     if orientation == "feature":
         return gram(F, side="cols", scale=1.0 / n)
     return gram(F, side="rows", scale=1.0 / N)

@@ -118,6 +118,12 @@ class Spectrum:
     def __post_init__(self):
         check_option(self.kind, "kind", "Spectrum", ("eigen", "singular"))
         vals = check_array(self.values, "values", "Spectrum", ndim=1, dtype=np.float64, copy=True)
+        if self.kind == "singular" and vals.size and vals.min() < 0:
+            raise InvalidParameterError(
+                "The 'values' parameter of Spectrum must be non-negative when "
+                f"kind='singular' (singular values are >= 0). Got a minimum of {vals.min()!r} "
+                "instead."
+            )
         vals.sort()
         vals.setflags(write=False)
         object.__setattr__(self, "values", vals)

@@ -130,14 +130,14 @@ class LabelPreprocessing:
         return out
 
 
-def _check_remove(remove, owner):
+def _check_remove(remove, owner, name="remove"):
     if remove is None:
         return ()
     if isinstance(remove, str):
         remove = (remove,)
     remove = tuple(remove)
     for r in remove:
-        check_option(r, "remove", owner, ("mean", "linear"))
+        check_option(r, name, owner, ("mean", "linear"))
     return remove
 
 
