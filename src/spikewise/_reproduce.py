@@ -1,0 +1,156 @@
+"""Gallery figures regenerated through :func:`spikewise.sweep.sweep` (``spikewise reproduce``).
+
+A page is supported when its figure is a sweep: it is described here by the sweep (the
+function, grid, seeds and fixed parameters at each size) and by a figure function that
+reads the sweep's Dataset and draws the theory beside it. Sizes: ``"small"`` (seconds, for
+tests), ``"full"`` (the size the documentation is built at), ``"paper"`` (larger, for a
+publication figure; minutes on a few cores).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spikewise._validation import InvalidParameterError
+
+__all__ = ["PAGES", "SIZES", "find_page", "reproduce"]
+
+SIZES = ("small", "full", "paper")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A gallery page that ``spikewise reproduce`` regenerates.
+
+    ``setups[size]`` gives ``(func, grid, seeds, fixed)`` for :func:`~spikewise.sweep.sweep`;
+    ``figure(ds)`` draws the figure from the sweep's Dataset and returns it.
+    """
+
+    name: str
+    title: str
+    setups: dict
+    figure: object
+
+
+# -- 06: the BBP transition of one gradient step in the learning rate ----------------------------
+
+_BBP_SIZES = {  # (d, seeds, number of eta values)
+    "small": (200, 2, 7),
+    "full": (800, 4, 11),
+    "paper": (2000, 8, 21),
+}
+
+
+def _bbp_setup(size):
+    d, seeds, k = _BBP_SIZES[size]
+    grid = {"eta0": np.round(np.linspace(0.5, 8.0, k), 6).tolist()}
+    fixed = {"d": d, "n": 2 * d, "N": 3 * d // 2, "activation": "tanh", "teacher": "tanh",
+             "spectra": ["W1"]}
+    return "one_step", grid, seeds, fixed
+
+
+def _bbp_figure(ds):
+    import matplotlib.pyplot as plt
+
+    from spikewise.plot import theory_vs_simulation
+    from spikewise.solvers import critical_learning_rate, one_step_spike
+
+    fixed = _fixed_of(ds)
+    n, d, N = fixed["n"], fixed["d"], fixed["N"]
+    act, teacher = fixed["activation"], fixed["teacher"]
+    psi, phi = n / d, N / d
+    etas = ds["eta0"].values
+    fine = np.linspace(etas[0], etas[-1], 120)
+    finite = [one_step_spike(act, teacher, psi=psi, phi=phi, eta=e, n=n).finite for e in fine]
+    limit = [one_step_spike(act, teacher, psi=psi, phi=phi, eta=e).limit for e in fine]
+    eta_c = critical_learning_rate(act, teacher, psi=psi, phi=phi, n=n)
+    params = {"n": n, "d": d, "N": N, "psi": psi, "phi": phi, "activation": act,
+              "teacher": teacher, "seeds": ds.sizes["seed"]}
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6), layout="constrained")
+    panels = [("W1_top", "top_singular_value", "top singular value of W1"),
+              ("W1_overlap", "overlap_beta", r"$|\langle u_1, \beta\rangle|^2$")]
+    for ax, (var, attr, ylabel) in zip(axes, panels, strict=True):
+        measured = ds[var].transpose("seed", "eta0").values
+        theory_vs_simulation(etas, [getattr(v, attr) for v in finite], measured, theory_x=fine,
+                             ax=ax, threshold=eta_c, ylabel=ylabel, params=params,
+                             label="finite size")
+        ax.plot(fine, [getattr(v, attr) for v in limit], color="gray", linestyle="--",
+                label="proportional limit")
+        ax.legend(fontsize="small", frameon=False)
+    return fig
+
+
+PAGES = {
+    "06_bbp_transition": Page(
+        "06_bbp_transition", "One gradient step: the BBP transition in the learning rate",
+        {size: _bbp_setup(size) for size in SIZES}, _bbp_figure),
+}
+"""The gallery pages ``spikewise reproduce`` supports, by name."""
+
+
+def _fixed_of(ds) -> dict:
+    import json
+
+    from spikewise._sweep_store import SPEC_ATTR
+
+    return json.loads(ds.attrs[SPEC_ATTR])["fixed"]
+
+
+def find_page(page: str) -> Page:
+    """The page named ``page``: ``"06_bbp_transition"``, ``"06"``, ``"bbp_transition"`` or
+    the gallery file name ``"plot_06_bbp_transition.py"``."""
+    key = str(page).removesuffix(".py").removeprefix("plot_")
+    for name, entry in PAGES.items():
+        number, _, words = name.partition("_")
+        if key in (name, number, words):
+            return entry
+    supported = ", ".join(f"{name} ({p.title})" for name, p in PAGES.items())
+    raise InvalidParameterError(
+        f"The 'page' parameter of spikewise reproduce must name a gallery page that is a "
+        f"sweep: {supported}. Got {page!r} instead. The other gallery pages are scripts: run "
+        "them with python docs/examples/plot_NN_*.py (SPIKEWISE_SIZE=small for a quick run)."
+    )
+
+
+def reproduce(page, *, size="paper", out=".", store=None, **sweep_options):
+    """Run the sweep of a gallery page and write its figure.
+
+    Parameters
+    ----------
+    page : str
+        See :func:`find_page`.
+    size : {"small", "full", "paper"}
+    out : path
+        Folder for the PNG (``<page>_<size>.png``) and, unless ``store`` is given, the zarr
+        store (``<page>_<size>.zarr``), so that rerunning resumes.
+    store : path, optional
+    **sweep_options
+        Passed to :func:`spikewise.sweep.sweep` (``client``, ``scheduler``, ``n_workers``,
+        ``progress``, ...).
+
+    Returns
+    -------
+    (Path, xarray.Dataset)
+        The PNG written and the sweep's results.
+    """
+    import matplotlib.pyplot as plt
+
+    from spikewise._validation import check_option
+    from spikewise.sweep import sweep
+
+    entry = find_page(page)
+    check_option(size, "size", "spikewise reproduce", SIZES)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"{entry.name}_{size}"
+    func, grid, seeds, fixed = entry.setups[size]
+    ds = sweep(func, grid, seeds=seeds, fixed=fixed,
+               store=out / f"{stem}.zarr" if store is None else store, **sweep_options)
+    fig = entry.figure(ds)
+    path = out / f"{stem}.png"
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path, ds
