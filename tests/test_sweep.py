@@ -249,3 +249,57 @@ def test_one_step_summary_sizes_from_ratios():
         one_step_summary(d=20, n=40, psi=2.0, N=30, rng=0)
     with pytest.raises(InvalidParameterError, match="exactly one"):
         one_step_summary(d=20, N=30, rng=0)
+
+
+def slow_noisy(*, rng, x, kind):
+    time.sleep(0.3)
+    return noisy(rng=rng, x=x, kind=kind)
+
+
+@pytest.mark.slow
+def test_killed_sweep_command_resumes_to_identical_data(tmp_path, client):
+    """SIGKILL the whole ``spikewise sweep`` process group mid-sweep, then rerun it."""
+    import signal
+    import subprocess
+    import sys
+
+    store = tmp_path / "s.zarr"
+    argv = [sys.executable, "-m", "spikewise.cli", "sweep", "--function",
+            "test_sweep:slow_noisy", "--grid", "x=0,1,2", "--grid", "kind=a,b", "--seeds", "2",
+            "--store", str(store), "--workers", "2"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(__file__).parent), *os.environ.get("PYTHONPATH", "").split(os.pathsep)])}
+    proc = subprocess.Popen(argv, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        done = 0
+        while done < 3 and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.1)
+            try:
+                done = int(xr.open_dataset(store, engine="zarr", consolidated=False)
+                           ["done"].sum())
+            except Exception:  # the store is not created yet
+                pass
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    partial = int(xr.open_dataset(store, engine="zarr", consolidated=False)["done"].sum())
+    assert 3 <= partial < 12
+    grid = {"x": [0, 1, 2], "kind": ["a", "b"]}
+    rerun = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "12 of 12 points done" in rerun.stdout
+    _assert_identical(xr.open_dataset(store, engine="zarr", consolidated=False),
+                      _direct(noisy, grid, 2))
+
+
+@pytest.mark.slow
+def test_reproduce_ridge_page_small(tmp_path, client):
+    from spikewise._reproduce import reproduce
+
+    png, ds = reproduce("09", size="small", out=tmp_path, client=client, progress=False)
+    assert png.is_file()
+    best = ds["ridge_test_error"].min("ridge_test_error_dim0").mean("seed")
+    # a large step beats random features (eta0 = 0), as Ba et al. (2022) found
+    assert float(best.sel(eta0=16.0)) < 0.8 * float(best.sel(eta0=0.0))

@@ -83,10 +83,62 @@ def _bbp_figure(ds):
     return fig
 
 
+# -- 09: ridge on the learned features against random features and the best linear model ------
+
+_RIDGE_SIZES = {  # (d, seeds)
+    "small": (200, 2),
+    "full": (600, 3),
+    "paper": (1000, 6),
+}
+
+
+def _ridge_setup(size):
+    d, seeds = _RIDGE_SIZES[size]
+    # eta0 = 0 leaves W1 = W0: ridge on the random features sigma(X W0)
+    grid = {"eta0": [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]}
+    fixed = {"d": d, "n": 4 * d, "N": 3 * d // 2, "activation": "tanh", "teacher": "tanh",
+             "noise": 0.1, "spectra": [], "lambdas": np.logspace(-4, 0, 9).tolist()}
+    return "one_step", grid, seeds, fixed
+
+
+def _ridge_figure(ds):
+    import matplotlib.pyplot as plt
+
+    from spikewise.activations import get_activation
+    from spikewise.solvers import critical_learning_rate
+
+    fixed = _fixed_of(ds)
+    n, d, N, noise = fixed["n"], fixed["d"], fixed["N"], fixed["noise"]
+    best = ds["ridge_test_error"].min("ridge_test_error_dim0")  # best lambda of each run
+    learned = best.sel(eta0=best["eta0"] > 0)
+    teacher = get_activation(fixed["teacher"])
+    linear = teacher.second_moment + noise**2 - teacher.mu1**2
+    eta_c = critical_learning_rate(fixed["activation"], fixed["teacher"], psi=n / d,
+                                   phi=N / d, noise=noise, n=n)
+    fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
+    ax.errorbar(learned["eta0"], learned.mean("seed"), yerr=learned.std("seed"), marker="o",
+                capsize=3, label=f"ridge on sigma(X W1), best lambda (mean ± sd, "
+                                 f"{ds.sizes['seed']} seeds)")
+    ax.axhline(float(best.sel(eta0=0.0).mean()), color="gray", linestyle="--",
+               label="random features sigma(X W0) (eta = 0), best lambda")
+    ax.axhline(linear, color="black", linestyle=":", label="best linear model E[y^2] - c_1^2")
+    ax.axhline(noise**2, color="black", linestyle="-", linewidth=0.8, label="noise floor")
+    ax.axvline(eta_c, color="C0", linestyle=":", label=f"BBP threshold {eta_c:.2f}")
+    ax.set_xlabel(r"$\eta$")
+    ax.set_ylabel("test error")
+    ax.set_title(f"n={n}, d={d}, N={N}, activation={fixed['activation']}, "
+                 f"teacher={fixed['teacher']}, noise={noise}", fontsize="medium")
+    ax.legend(fontsize="small", frameon=False, loc="center right")
+    return fig
+
+
 PAGES = {
     "06_bbp_transition": Page(
         "06_bbp_transition", "One gradient step: the BBP transition in the learning rate",
         {size: _bbp_setup(size) for size in SIZES}, _bbp_figure),
+    "09_ridge": Page(
+        "09_ridge", "Ridge regression on the learned features",
+        {size: _ridge_setup(size) for size in SIZES}, _ridge_figure),
 }
 """The gallery pages ``spikewise reproduce`` supports, by name."""
 

@@ -54,7 +54,7 @@ def _template(grid: dict, n_seeds: int, schema: dict, identity: dict):
               for k, v in grid.items()}
     coords["seed"] = np.arange(n_seeds)
     attrs = {SPEC_ATTR: json.dumps(identity, sort_keys=True),
-             OUTPUTS_ATTR: json.dumps(schema, sort_keys=True)}
+             OUTPUTS_ATTR: json.dumps(schema)}
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
@@ -160,4 +160,5 @@ class ZarrWriter:
 
         if self.group is None:  # nothing finished and nothing stored
             return _template(self.grid, self.n_seeds, {}, self.identity)
-        return xr.open_dataset(str(self.path), engine="zarr", chunks=None, consolidated=False)
+        ds = xr.open_dataset(str(self.path), engine="zarr", chunks=None, consolidated=False)
+        return ds[[*self.schema, "done"]]  # the function's order, then the flags

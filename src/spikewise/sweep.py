@@ -65,7 +65,7 @@ def _one_step_teacher_keyword() -> str:
 
 def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu",
                      teacher="relu", noise=0.0, eta0=1.0, alpha=0.0, second_layer="gaussian",
-                     spectra=("W1",), rng=None) -> dict:
+                     spectra=("W1",), lambdas=None, n_test=None, rng=None) -> dict:
     r"""One gradient step (:func:`spikewise.spectra.one_step`), reduced to scalars.
 
     Takes the step of Ba et al. (2022) (``alpha = 0``) or Moniri et al. (2023)
@@ -85,6 +85,11 @@ def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu"
     second_layer : {"gaussian", "rademacher", "constant"}
     spectra : tuple
         Which spectra to measure, among ``"W0", "W1", "ck0", "ck1"``.
+    lambdas : sequence of float, optional
+        Ridge penalties (convention of :func:`spikewise.spectra.ridge_path`) for the second
+        layer refitted on the features :math:`\sigma(X W_1)`.
+    n_test : int, optional
+        Fresh samples for the ridge test error (default ``n``).
     rng : None, int, SeedSequence or Generator
 
     Returns
@@ -93,7 +98,9 @@ def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu"
         ``spike_value`` (top singular value of ``W1 - W0``), ``spike_overlap``
         (:math:`|\langle u, \beta\rangle|^2` of its left vector), and for each measured
         spectrum ``<name>_top`` (largest singular value or eigenvalue); with ``"W1"`` also
-        ``W1_overlap``, :math:`|\langle u_1(W_1), \beta\rangle|^2`.
+        ``W1_overlap``, :math:`|\langle u_1(W_1), \beta\rangle|^2`; with ``lambdas``,
+        ``ridge_test_error`` (one value per lambda). ``eta0 = 0`` leaves ``W1 = W0``: the
+        ridge errors are then those of random features and the spike values are 0 and NaN.
     """
     from spikewise.spectra import one_step
 
@@ -111,16 +118,20 @@ def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu"
             size = max(1, round(ratio * d))
         sizes[name] = size
     spectra = tuple(spectra)
+    ridge = {} if lambdas is None else {
+        "lambdas": lambdas, "n_test": sizes["n"] if n_test is None else n_test}
     run = one_step(n=sizes["n"], d=d, N=sizes["N"], activation=activation,
                    **{_one_step_teacher_keyword(): teacher}, noise=noise, eta0=eta0,
                    alpha=alpha, second_layer=second_layer, spectra=spectra,
-                   k_top=1 if "W1" in spectra else 0, rng=rng)
+                   k_top=1 if "W1" in spectra else 0, rng=rng, **ridge)
     out = {"spike_value": run.spike.value,
            "spike_overlap": float(run.alignments["spike1"][0, 0])}
     for name in spectra:
         out[f"{name}_top"] = float(run.spectra[name].values[-1])
     if "W1" in spectra:
         out["W1_overlap"] = float(run.alignments["W1"][0, 0])
+    if ridge:
+        out["ridge_test_error"] = run.ridge.test_error
     return out
 
 
@@ -148,8 +159,8 @@ EXPERIMENTS = {
     "one_step": Experiment(
         "one_step", one_step_summary,
         ("d", "n", "N", "psi", "phi", "activation", "teacher", "noise", "eta0", "alpha",
-         "second_layer", "spectra"),
-        "one gradient step: spike, top singular value of W1 and its overlap with beta",
+         "second_layer", "spectra", "lambdas", "n_test"),
+        "one gradient step: spike, top singular value of W1, its overlap with beta, ridge",
     ),
 }
 """The registered experiments, by name."""
@@ -310,7 +321,11 @@ def _clean_output(result, owner_name):
 
 
 def _run_point(func, ident, params, base_seed, index, n_threads):
-    """Run one point (in a worker): limited threads, the point's own SeedSequence."""
+    """Run one point (in a worker): limited threads, the point's own SeedSequence.
+
+    ``n_threads=None`` leaves the thread limits alone (the driver set them for the whole
+    process, whose threads are the workers).
+    """
     from spikewise.spectra import thread_limits
 
     with thread_limits(n_threads, owner=_OWNER):
@@ -361,6 +376,10 @@ def _client(stack, client, scheduler, n_workers, processes, n_threads):
     kwargs = {}
     if processes:  # the workers' environment, set before they import numpy and numba
         kwargs["env"] = {name: str(n_threads) for name in _THREAD_ENV}
+    else:  # the workers are threads of this process: one limit for all, set here
+        from spikewise.spectra import thread_limits
+
+        stack.enter_context(thread_limits(n_threads, owner=_OWNER))
     cluster = stack.enter_context(LocalCluster(
         n_workers=n_workers, threads_per_worker=1, processes=processes,
         dashboard_address=":0", **kwargs))
@@ -404,11 +423,13 @@ def sweep(func="one_step", grid=None, *, seeds=1, fixed=None, store=None, base_s
         nor ``scheduler`` is given (one thread each).
     processes : bool, default True
         Whether that LocalCluster's workers are processes (``False``: threads of this
-        process, for environments that cannot spawn them).
+        process, for environments that cannot spawn them, such as a script without an
+        ``if __name__ == "__main__":`` guard).
     n_threads : int, default 1
-        BLAS and Numba threads of each task (also the workers' ``OMP_NUM_THREADS``,
-        ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``, ``NUMBA_NUM_THREADS`` when the sweep
-        starts the cluster).
+        BLAS and Numba threads of each task, set by :mod:`threadpoolctl` in the task (and
+        as the workers' ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS``,
+        ``NUMBA_NUM_THREADS`` when the sweep starts a cluster of processes; for a cluster
+        of threads, once for this process while the sweep runs).
     retries : int, default 2
         How often a task that raised is rerun. A task whose worker died is rerun in any
         case (up to ``distributed.scheduler.allowed-failures`` times).
@@ -469,12 +490,16 @@ def _execute(func, ident, grid, names, fixed, base_seed, todo, shape, writer, *,
     failures = []
     with ExitStack() as stack:
         cl = _client(stack, client, scheduler, n_workers, processes, n_threads)
+        # threadpoolctl limits are per process: tasks on threads of this process must not
+        # set and reset them concurrently
+        own_threads = client is None and scheduler is None and not processes
+        task_threads = None if own_threads else n_threads
         futures = {}
         for i in todo:
             index = np.unravel_index(int(i), shape)
             point = zip(names, index[:-1], strict=True)
             params = {**fixed, **{n: grid[n][k] for n, k in point}}
-            fut = cl.submit(_run_point, func, ident, params, base_seed, int(i), n_threads,
+            fut = cl.submit(_run_point, func, ident, params, base_seed, int(i), task_threads,
                             retries=retries, pure=False)
             futures[fut] = (tuple(int(k) for k in index), params)
         bar = stack.enter_context(tqdm(total=total, initial=total - len(todo), unit="point",
