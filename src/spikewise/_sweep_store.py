@@ -97,6 +97,7 @@ class ZarrWriter:
         self.shape = tuple(len(v) for v in grid.values()) + (n_seeds,)
         self.group = None
         self.schema = None
+        self.arrays = {}
         if self.path.exists() and not self.path.is_dir():
             raise InvalidParameterError(
                 f"The 'store' parameter of {owner} must be the path of a directory (a zarr "
@@ -131,11 +132,12 @@ class ZarrWriter:
             )
         self.group = group
         self.schema = json.loads(group.attrs[OUTPUTS_ATTR])
+        self._arrays()
 
     def done(self) -> np.ndarray:
         if self.group is None:
             return np.zeros(self.shape, dtype=bool)
-        return np.asarray(self.group["done"][...], dtype=bool)
+        return np.asarray(self.arrays["done"][...], dtype=bool)
 
     def _create(self, result: dict) -> None:
         import zarr
@@ -147,13 +149,18 @@ class ZarrWriter:
                     for name in ds.data_vars}
         ds.to_zarr(str(self.path), mode="w", consolidated=False, encoding=encoding)
         self.group = zarr.open_group(str(self.path), mode="r+")
+        self._arrays()
+
+    def _arrays(self) -> None:
+        """Open each variable's array once (every lookup would read its metadata)."""
+        self.arrays = {name: self.group[name] for name in [*self.schema, "done"]}
 
     def write(self, index: tuple, result: dict) -> None:
         if self.group is None:
             self._create(result)
         for name, value in result.items():
-            self.group[name][index] = value
-        self.group["done"][index] = True  # last: a point is done only once fully written
+            self.arrays[name][index] = value
+        self.arrays["done"][index] = True  # last: a point is done only once fully written
 
     def dataset(self):
         import xarray as xr

@@ -494,14 +494,18 @@ def _execute(func, ident, grid, names, fixed, base_seed, todo, shape, writer, *,
         # set and reset them concurrently
         own_threads = client is None and scheduler is None and not processes
         task_threads = None if own_threads else n_threads
-        futures = {}
+        indices, points = [], []
         for i in todo:
             index = np.unravel_index(int(i), shape)
+            indices.append(tuple(int(k) for k in index))
             point = zip(names, index[:-1], strict=True)
-            params = {**fixed, **{n: grid[n][k] for n, k in point}}
-            fut = cl.submit(_run_point, func, ident, params, base_seed, int(i), task_threads,
-                            retries=retries, pure=False)
-            futures[fut] = (tuple(int(k) for k in index), params)
+            points.append({**fixed, **{n: grid[n][k] for n, k in point}})
+        k = len(todo)
+        # one graph for all points (faster than one submit each)
+        submitted = cl.map(_run_point, [func] * k, [ident] * k, points, [base_seed] * k,
+                           [int(i) for i in todo], [task_threads] * k, retries=retries,
+                           pure=False)
+        futures = dict(zip(submitted, zip(indices, points, strict=True), strict=True))
         bar = stack.enter_context(tqdm(total=total, initial=total - len(todo), unit="point",
                                        desc="sweep", disable=not show, dynamic_ncols=True))
         for fut in as_completed(futures):
