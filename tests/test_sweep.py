@@ -62,6 +62,10 @@ def wrong_shape(*, rng, x):
     return {"v": np.zeros(1 + int(x))}
 
 
+def named_like_an_axis(*, rng, x):
+    return {"x": 1.0, "v": 2.0}
+
+
 def _calls(log_dir):
     return sorted(p.name.rsplit("-", 1)[0] for p in Path(log_dir).iterdir())
 
@@ -194,9 +198,16 @@ def test_store_of_another_sweep_is_refused(tmp_path, client):
               fixed={"marker": "m", "log_dir": "l"})
 
 
+def test_threaded_local_cluster_gives_the_same_data():
+    ds = sweep(noisy, GRID, seeds=SEEDS, n_workers=2, processes=False, progress=False)
+    _assert_identical(ds, _direct(noisy, GRID, SEEDS))
+
+
 def test_inconsistent_outputs_are_refused(client):
     with pytest.raises(InvalidParameterError, match="same outputs"):
         sweep(wrong_shape, {"x": [0, 1]}, client=client, progress=False)
+    with pytest.raises(InvalidParameterError, match=r"named unlike the sweep's axes.*\['x'\]"):
+        sweep(named_like_an_axis, {"x": [0]}, client=client, progress=False)
 
 
 @pytest.mark.parametrize("grid, match", [
@@ -205,7 +216,8 @@ def test_inconsistent_outputs_are_refused(client):
     ({"x": []}, "at least one value"),
     ({"x": [1.0, 1.0], "kind": ["a"]}, "distinct"),
     ({"x": [1.0, "a"], "kind": ["a"]}, "all numbers or all strings"),
-    ({"seed": [1]}, "identifiers other than 'seed'"),
+    ({"seed": [1]}, r"identifiers other than \['seed', 'done', 'rng'\]"),
+    ({"rng": [1]}, "identifiers other than"),
     ({"x": [1.0], "kind": ["a"], "bogus": [1]}, r"among \['kind', 'scale', 'x'\].*'bogus'"),
     ({"x": [float("nan")], "kind": ["a"]}, "finite"),
 ])
@@ -223,6 +235,8 @@ def test_bad_parameters_are_refused_before_any_work(tmp_path):
         sweep("spikewise:no_such_function", GRID, progress=False)
     with pytest.raises(InvalidParameterError, match="'rng'"):
         sweep(lambda x: {"v": x}, {"x": [1]}, progress=False)
+    with pytest.raises(InvalidParameterError, match="sets the seed"):
+        sweep(noisy, GRID, fixed={"rng": 1}, progress=False)
     with pytest.raises(InvalidParameterError, match="both in 'grid' and in 'fixed'"):
         sweep(noisy, GRID, fixed={"x": 1.0}, progress=False)
     with pytest.raises(InvalidParameterError, match="'seeds'"):

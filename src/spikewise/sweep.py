@@ -46,6 +46,7 @@ __all__ = ["sweep", "SweepError", "Experiment", "EXPERIMENTS", "one_step_summary
            "point_seed"]
 
 _OWNER = "spikewise.sweep"
+_RESERVED = ("seed", "done", "rng")
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "NUMBA_NUM_THREADS")
 
@@ -255,10 +256,10 @@ def _check_grid(grid, fixed, allowed):
             f"{type(fixed).__name__} instead.")
     clean = {}
     for name, values in grid.items():
-        if not isinstance(name, str) or not name.isidentifier() or name in ("seed", "done"):
+        if not isinstance(name, str) or not name.isidentifier() or name in _RESERVED:
             raise InvalidParameterError(
                 f"The 'grid' parameter of {_OWNER} must have parameter names that are Python "
-                f"identifiers other than 'seed' and 'done'. Got {name!r} instead.")
+                f"identifiers other than {list(_RESERVED)}. Got {name!r} instead.")
         if isinstance(values, str) or np.ndim(values) == 0:
             values = [values]
         vals = _json_value(list(values), f"grid values of {name!r}")
@@ -280,6 +281,10 @@ def _check_grid(grid, fixed, allowed):
         raise InvalidParameterError(
             f"The parameters {both} are given both in 'grid' and in 'fixed' of {_OWNER}; "
             "give each once.")
+    if set(fixed) & set(_RESERVED):
+        raise InvalidParameterError(
+            f"The 'fixed' parameter of {_OWNER} must not set {list(_RESERVED)} (the sweep "
+            f"sets the seed). Got {sorted(fixed)} instead.")
     fixed = {k: _json_value(v, f"fixed value of {k!r}") for k, v in fixed.items()}
     if allowed is not None:
         for name in list(clean) + list(fixed):
@@ -320,16 +325,28 @@ def _clean_output(result, owner_name):
     return out
 
 
-def _run_point(func, ident, params, base_seed, index, n_threads):
+def _run_point(func, ident, params, base_seed, index, n_threads, process_wide):
     """Run one point (in a worker): limited threads, the point's own SeedSequence.
 
-    ``n_threads=None`` leaves the thread limits alone (the driver set them for the whole
-    process, whose threads are the workers).
+    With ``process_wide`` the BLAS and Numba limits are set here (the worker is a process);
+    otherwise the worker is a thread of the driver, which set the BLAS limits for the whole
+    process, and only Numba's (a per-thread setting) is set here.
     """
+    import numba
+
     from spikewise.spectra import thread_limits
 
-    with thread_limits(n_threads, owner=_OWNER):
-        result = func(rng=point_seed(index, base_seed=base_seed), **params)
+    seed = point_seed(index, base_seed=base_seed)
+    if process_wide:
+        with thread_limits(n_threads, owner=_OWNER):
+            result = func(rng=seed, **params)
+    else:
+        old = numba.get_num_threads()
+        numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+        try:
+            result = func(rng=seed, **params)
+        finally:
+            numba.set_num_threads(old)
     return _clean_output(result, ident)
 
 
@@ -492,8 +509,7 @@ def _execute(func, ident, grid, names, fixed, base_seed, todo, shape, writer, *,
         cl = _client(stack, client, scheduler, n_workers, processes, n_threads)
         # threadpoolctl limits are per process: tasks on threads of this process must not
         # set and reset them concurrently
-        own_threads = client is None and scheduler is None and not processes
-        task_threads = None if own_threads else n_threads
+        process_wide = client is not None or scheduler is not None or processes
         indices, points = [], []
         for i in todo:
             index = np.unravel_index(int(i), shape)
@@ -503,12 +519,15 @@ def _execute(func, ident, grid, names, fixed, base_seed, todo, shape, writer, *,
         k = len(todo)
         # one graph for all points (faster than one submit each)
         submitted = cl.map(_run_point, [func] * k, [ident] * k, points, [base_seed] * k,
-                           [int(i) for i in todo], [task_threads] * k, retries=retries,
-                           pure=False)
+                           [int(i) for i in todo], [n_threads] * k, [process_wide] * k,
+                           retries=retries, pure=False)
         futures = dict(zip(submitted, zip(indices, points, strict=True), strict=True))
+        # on an error or an interrupt, stop the points not yet run (on a client the caller
+        # keeps, they would run on for nothing)
+        stack.callback(lambda: cl.cancel(list(futures)) if futures else None)
         bar = stack.enter_context(tqdm(total=total, initial=total - len(todo), unit="point",
                                        desc="sweep", disable=not show, dynamic_ncols=True))
-        for fut in as_completed(futures):
+        for fut in as_completed(submitted):
             index, params = futures.pop(fut)
             exc = fut.exception()
             if exc is not None:
@@ -516,7 +535,9 @@ def _execute(func, ident, grid, names, fixed, base_seed, todo, shape, writer, *,
                 continue
             result = fut.result()
             fut.release()
-            if writer.schema is not None:
+            if writer.schema is None:
+                _check_names(result, ident, names)
+            else:
                 _check_schema(result, writer.schema, ident, params)
             writer.write(index, result)
             bar.update()
@@ -527,6 +548,14 @@ def _execute(func, ident, grid, names, fixed, base_seed, todo, shape, writer, *,
             f"seed {index[-1]}: {type(exc).__name__}: {exc}). The others are stored; rerun "
             "to retry the failed points."
         ) from exc
+
+
+def _check_names(result, ident, names):
+    taken = sorted(set(result) & {*names, "seed"})
+    if taken:
+        raise InvalidParameterError(
+            f"The function swept by {_OWNER} ({ident}) must return outputs named unlike the "
+            f"sweep's axes {[*names, 'seed']}. Got outputs {taken}.")
 
 
 def _check_schema(result, schema, ident, params):
