@@ -259,6 +259,10 @@ def test_one_step_summary_sizes_from_ratios():
     a = one_step_summary(d=20, psi=2.0, phi=1.5, eta0=1.0, rng=0)
     b = one_step_summary(d=20, n=40, N=30, eta0=1.0, rng=0)
     assert a == b
+    c = one_step_summary(d=20, n=40, N=30, eta0=1.0, spectra=("W1", "ck1"), n_top=3, rng=0)
+    assert c["W1_top"].shape == (3,) and np.all(np.diff(c["W1_top"]) <= 0)
+    assert c["W1_top"][0] == a["W1_top"]
+    assert c["ck1_top"].shape == (3,)
     with pytest.raises(InvalidParameterError, match="exactly one"):
         one_step_summary(d=20, n=40, psi=2.0, N=30, rng=0)
     with pytest.raises(InvalidParameterError, match="exactly one"):
@@ -306,6 +310,19 @@ def test_killed_sweep_command_resumes_to_identical_data(tmp_path, client):
     assert "12 of 12 points done" in rerun.stdout
     _assert_identical(xr.open_dataset(store, engine="zarr", consolidated=False),
                       _direct(noisy, grid, 2))
+
+
+@pytest.mark.slow
+def test_reproduce_multiple_spikes_page_small(tmp_path, client):
+    from spikewise._reproduce import reproduce
+
+    png, ds = reproduce("07", size="small", out=tmp_path, client=client, progress=False)
+    assert png.is_file()
+    top = ds["ck1_top"].isel(seed=0)
+    # the mean spike is far out at every alpha; the second value grows with the step
+    assert top.shape == (7, 12)
+    assert float(top.isel(alpha=-1, ck1_top_dim0=1)) > 2 * float(top.isel(alpha=0,
+                                                                         ck1_top_dim0=1))
 
 
 @pytest.mark.slow

@@ -83,6 +83,63 @@ def _bbp_figure(ds):
     return fig
 
 
+# -- 07: the number of CK outliers against the learning-rate exponent alpha --------------------
+
+_SPIKES_SIZES = {  # (d, seeds, number of alpha values)
+    "small": (300, 1, 7),
+    "full": (1000, 2, 13),
+    "paper": (2000, 4, 25),
+}
+_N_TOP = 12
+
+
+def _spikes_setup(size):
+    d, seeds, k = _SPIKES_SIZES[size]
+    grid = {"alpha": np.round(np.linspace(0.0, 0.48, k), 4).tolist()}
+    fixed = {"d": d, "n": 2 * d, "N": 3 * d // 2, "activation": "relu", "teacher": "he1",
+             "eta0": 1.0, "spectra": ["ck1"], "n_top": _N_TOP, "ck_inputs": "fresh",
+             "orientation": "feature"}
+    return "one_step", grid, seeds, fixed
+
+
+def _spikes_figure(ds):
+    import matplotlib.pyplot as plt
+
+    from spikewise.plot import theory_vs_simulation
+    from spikewise.solvers import spike_count, visible_spikes
+    from spikewise.spectra import tracy_widom_margin
+
+    fixed = _fixed_of(ds)
+    n, d, N = fixed["n"], fixed["d"], fixed["N"]
+    act, teacher = fixed["activation"], fixed["teacher"]
+    alphas = ds["alpha"].values
+    fine = np.linspace(alphas[0], alphas[-1], 2 * alphas.size - 1)
+
+    def theory(al):
+        return visible_spikes(act, teacher, n=n, d=d, N=N, eta0=fixed["eta0"], alpha=al)
+
+    predicted = [theory(al).n_outliers for al in fine]
+    # singular values of F / sqrt(n) beyond the predicted edge of the updated features by more
+    # than a Tracy-Widom margin (as Spectrum.outliers counts them)
+    top = np.sqrt(np.clip(ds["ck1_top"].transpose("seed", "alpha", ...).values, 0, None))
+    edges = np.array([theory(al).edge for al in alphas])
+    margins = np.array([tracy_widom_margin(e, min(n, N), kind="singular") for e in edges])
+    counts = (top > (edges + margins)[None, :, None]).sum(axis=-1).astype(float)
+    grid = np.linspace(alphas[0], alphas[-1], 400)
+    asymptotic = np.array([spike_count(a) + 1 for a in grid], dtype=float)
+    fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
+    theory_vs_simulation(alphas, predicted, counts, theory_x=fine, ax=ax, xlabel=r"$\alpha$",
+                         ylabel="number of outliers", drawstyle="steps-mid",
+                         label=f"finite N = {N}",
+                         params={"n": n, "d": d, "N": N, "activation": act,
+                                 "teacher": teacher, "eta0": fixed["eta0"],
+                                 "seeds": ds.sizes["seed"]})
+    ax.plot(grid, np.minimum(asymptotic, 8), color="gray", linestyle="--",
+            drawstyle="steps-post", label="asymptotic rule + mean spike (capped at 8)")
+    ax.legend(fontsize="small", frameon=False)
+    return fig
+
+
 # -- 09: ridge on the learned features against random features and the best linear model ------
 
 _RIDGE_SIZES = {  # (d, seeds)
@@ -136,6 +193,9 @@ PAGES = {
     "06_bbp_transition": Page(
         "06_bbp_transition", "One gradient step: the BBP transition in the learning rate",
         {size: _bbp_setup(size) for size in SIZES}, _bbp_figure),
+    "07_multiple_spikes": Page(
+        "07_multiple_spikes", "Several spikes for larger steps: outliers against alpha",
+        {size: _spikes_setup(size) for size in SIZES}, _spikes_figure),
     "09_ridge": Page(
         "09_ridge", "Ridge regression on the learned features",
         {size: _ridge_setup(size) for size in SIZES}, _ridge_figure),

@@ -66,7 +66,8 @@ def _one_step_teacher_keyword() -> str:
 
 def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu",
                      teacher="relu", noise=0.0, eta0=1.0, alpha=0.0, second_layer="gaussian",
-                     spectra=("W1",), lambdas=None, n_test=None, rng=None) -> dict:
+                     spectra=("W1",), n_top=1, ck_inputs="train", orientation="feature",
+                     lambdas=None, n_test=None, rng=None) -> dict:
     r"""One gradient step (:func:`spikewise.spectra.one_step`), reduced to scalars.
 
     Takes the step of Ba et al. (2022) (``alpha = 0``) or Moniri et al. (2023)
@@ -86,6 +87,11 @@ def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu"
     second_layer : {"gaussian", "rademacher", "constant"}
     spectra : tuple
         Which spectra to measure, among ``"W0", "W1", "ck0", "ck1"``.
+    n_top : int
+        How many of the largest values of each spectrum to keep.
+    ck_inputs, orientation : str
+        As in :func:`~spikewise.spectra.one_step`: CK features on the training inputs or on
+        fresh ones; CK Gram ``F^T F / n`` ("feature") or ``F F^T / N`` ("sample").
     lambdas : sequence of float, optional
         Ridge penalties (convention of :func:`spikewise.spectra.ridge_path`) for the second
         layer refitted on the features :math:`\sigma(X W_1)`.
@@ -98,7 +104,8 @@ def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu"
     dict
         ``spike_value`` (top singular value of ``W1 - W0``), ``spike_overlap``
         (:math:`|\langle u, \beta\rangle|^2` of its left vector), and for each measured
-        spectrum ``<name>_top`` (largest singular value or eigenvalue); with ``"W1"`` also
+        spectrum ``<name>_top``, its largest singular value or eigenvalue (with ``n_top > 1``
+        an array of the ``n_top`` largest, largest first); with ``"W1"`` also
         ``W1_overlap``, :math:`|\langle u_1(W_1), \beta\rangle|^2`; with ``lambdas``,
         ``ridge_test_error`` (one value per lambda). ``eta0 = 0`` leaves ``W1 = W0``: the
         ridge errors are then those of random features and the spike values are 0 and NaN.
@@ -124,11 +131,14 @@ def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu"
     run = one_step(n=sizes["n"], d=d, N=sizes["N"], activation=activation,
                    **{_one_step_teacher_keyword(): teacher}, noise=noise, eta0=eta0,
                    alpha=alpha, second_layer=second_layer, spectra=spectra,
+                   ck_inputs=ck_inputs, orientation=orientation,
                    k_top=1 if "W1" in spectra else 0, rng=rng, **ridge)
     out = {"spike_value": run.spike.value,
            "spike_overlap": float(run.alignments["spike1"][0, 0])}
+    n_top = check_scalar(n_top, "n_top", "one_step_summary", kind="int", lower=1)
     for name in spectra:
-        out[f"{name}_top"] = float(run.spectra[name].values[-1])
+        values = run.spectra[name].values[::-1]
+        out[f"{name}_top"] = float(values[0]) if n_top == 1 else values[:n_top].copy()
     if "W1" in spectra:
         out["W1_overlap"] = float(run.alignments["W1"][0, 0])
     if ridge:
@@ -160,7 +170,7 @@ EXPERIMENTS = {
     "one_step": Experiment(
         "one_step", one_step_summary,
         ("d", "n", "N", "psi", "phi", "activation", "teacher", "noise", "eta0", "alpha",
-         "second_layer", "spectra", "lambdas", "n_test"),
+         "second_layer", "spectra", "n_top", "ck_inputs", "orientation", "lambdas", "n_test"),
         "one gradient step: spike, top singular value of W1, its overlap with beta, ridge",
     ),
 }
