@@ -174,6 +174,24 @@ def test_memory_store_and_base_seed(client):
     assert not np.array_equal(ds["value"].values, other["value"].values)
 
 
+def test_point_chunks_bound_points_and_bytes():
+    from spikewise._sweep_store import point_chunks
+
+    assert point_chunks((100, 25, 4), 8) == (10, 25, 4)  # 1000 points of 8 bytes
+    assert point_chunks((3, 2, 2), 8) == (3, 2, 2)
+    assert point_chunks((10, 4), 8000) == (2, 4)  # 8 points of 8 kB = 64 kB
+    assert point_chunks((5, 3), 10**6) == (1, 1)  # a point larger than the target
+
+
+def test_empty_directory_becomes_the_store(tmp_path, client):
+    store = tmp_path / "empty"
+    store.mkdir()
+    ds = sweep(noisy, GRID, seeds=1, store=store, client=client, progress=False)
+    _assert_identical(ds, _direct(noisy, GRID, 1))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # nothing left aside
+    assert (store / "done").is_dir()
+
+
 def test_progress_bar_only_when_asked(client, capsys):
     grid = {"x": [0.0, 1.0], "kind": ["a"]}
     sweep(noisy, grid, client=client)  # default: no bar off a terminal
@@ -263,6 +281,8 @@ def test_one_step_summary_sizes_from_ratios():
     assert c["W1_top"].shape == (3,) and np.all(np.diff(c["W1_top"]) <= 0)
     assert c["W1_top"][0] == a["W1_top"]
     assert c["ck1_top"].shape == (3,)
+    # a single spectrum may be named by a string (as the command line passes it)
+    assert one_step_summary(d=20, n=40, N=30, eta0=1.0, spectra="W1", rng=0) == a
     with pytest.raises(InvalidParameterError, match="exactly one"):
         one_step_summary(d=20, n=40, psi=2.0, N=30, rng=0)
     with pytest.raises(InvalidParameterError, match="exactly one"):

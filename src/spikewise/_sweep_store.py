@@ -3,24 +3,31 @@
 Layout of a store (an xarray Dataset in zarr): one dimension per grid parameter, in the
 grid's order, then ``seed``; one data variable per output of the swept function, with the
 output's own axes after the sweep axes (named ``<output>_dim<k>``); a boolean ``done``
-over the sweep axes. Every variable is chunked with one point per chunk, so writing a point
-touches only that point's chunks: a point whose write was interrupted still has
-``done = False`` and is recomputed, and no other point can be damaged. The driver is the
-only writer. The attribute ``spikewise_sweep`` holds the sweep's identity (function, grid,
-seeds, base seed, fixed parameters) as JSON and ``spikewise_outputs`` the output schema;
-reopening a store compares the identity and refuses a mismatch.
+over the sweep axes. The driver is the only writer. A finished point is written into its
+region of each variable, then its ``done`` flag. Chunks hold blocks of up to 1024 points
+(at most 64 KiB of one output), so that a sweep of 10^4 points is a few files per variable;
+writing a point rewrites its chunk, which zarr's local store does atomically (a temporary
+file renamed into place), so an interrupted write leaves the chunk as it was: the point is
+not done and is recomputed, and no other point is damaged. The attribute
+``spikewise_sweep`` holds the sweep's identity (function, grid, seeds, base seed, fixed
+parameters) as JSON and ``spikewise_outputs`` the output schema; reopening a store compares
+the identity and refuses a mismatch.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import uuid
 from pathlib import Path
 
 import numpy as np
 
 from spikewise._validation import InvalidParameterError
 
-__all__ = ["SPEC_ATTR", "OUTPUTS_ATTR", "ZarrWriter", "MemoryWriter", "output_schema"]
+__all__ = ["SPEC_ATTR", "OUTPUTS_ATTR", "ZarrWriter", "MemoryWriter", "output_schema",
+           "point_chunks"]
 
 SPEC_ATTR = "spikewise_sweep"
 OUTPUTS_ATTR = "spikewise_outputs"
@@ -31,6 +38,22 @@ def output_schema(result: dict) -> dict:
     """``{name: {"shape": [...], "dtype": str}}`` of one point's (validated) outputs."""
     return {name: {"shape": list(value.shape), "dtype": value.dtype.str}
             for name, value in result.items()}
+
+
+def point_chunks(shape: tuple, point_bytes: int, *, target: int = 1 << 16,
+                 most: int = 1024) -> tuple:
+    """Chunk sizes over the sweep axes: blocks of up to ``most`` points and ``target`` bytes.
+
+    Filled from the last axis (the seeds) outwards, so that points submitted one after
+    another (in flat order) share a chunk.
+    """
+    budget = max(1, min(most, target // max(point_bytes, 1)))
+    chunks = []
+    for size in reversed(shape):
+        chunk = min(size, budget)
+        chunks.append(chunk)
+        budget = max(1, budget // chunk)
+    return tuple(reversed(chunks))
 
 
 def _dims(name: str, ndim: int) -> tuple:
@@ -144,10 +167,19 @@ class ZarrWriter:
 
         self.schema = output_schema(result)
         ds = _template(self.grid, self.n_seeds, self.schema, self.identity)
-        ones = (1,) * len(self.shape)
-        encoding = {name: {"chunks": ones + tuple(ds[name].shape[len(ones):])}
+        point_bytes = max(ds[name].dtype.itemsize * int(np.prod(spec["shape"]))
+                          for name, spec in self.schema.items())
+        chunks = point_chunks(self.shape, point_bytes)
+        encoding = {name: {"chunks": chunks + tuple(ds[name].shape[len(chunks):])}
                     for name in ds.data_vars}
-        ds.to_zarr(str(self.path), mode="w", consolidated=False, encoding=encoding)
+        # written aside and renamed into place, so that an interrupted creation leaves no
+        # half-made store behind
+        tmp = self.path.with_name(f".{self.path.name}.creating-{uuid.uuid4().hex[:8]}")
+        try:
+            ds.to_zarr(str(tmp), mode="w-", consolidated=False, encoding=encoding)
+            os.replace(tmp, self.path)  # an empty directory at path is replaced too
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
         self.group = zarr.open_group(str(self.path), mode="r+")
         self._arrays()
 

@@ -85,7 +85,7 @@ def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu"
     noise, eta0, alpha : float
         Label noise; learning rate ``eta = eta0 * N**alpha``.
     second_layer : {"gaussian", "rademacher", "constant"}
-    spectra : tuple
+    spectra : str or tuple of str
         Which spectra to measure, among ``"W0", "W1", "ck0", "ck1"``.
     n_top : int
         How many of the largest values of each spectrum to keep.
@@ -125,7 +125,7 @@ def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu"
                                  lower_inclusive=False)
             size = max(1, round(ratio * d))
         sizes[name] = size
-    spectra = tuple(spectra)
+    spectra = (spectra,) if isinstance(spectra, str) else tuple(spectra)
     ridge = {} if lambdas is None else {
         "lambdas": lambdas, "n_test": sizes["n"] if n_test is None else n_test}
     run = one_step(n=sizes["n"], d=d, N=sizes["N"], activation=activation,
