@@ -5,13 +5,13 @@ grid's order, then ``seed``; one data variable per output of the swept function,
 output's own axes after the sweep axes (named ``<output>_dim<k>``); a boolean ``done``
 over the sweep axes. The driver is the only writer. A finished point is written into its
 region of each variable, then its ``done`` flag. Chunks hold blocks of up to 1024 points
-(at most 64 KiB of one output), so that a sweep of 10^4 points is a few files per variable;
-writing a point rewrites its chunk, which zarr's local store does atomically (a temporary
-file renamed into place), so an interrupted write leaves the chunk as it was: the point is
-not done and is recomputed, and no other point is damaged. The attribute
-``spikewise_sweep`` holds the sweep's identity (function, grid, seeds, base seed, fixed
-parameters) as JSON and ``spikewise_outputs`` the output schema; reopening a store compares
-the identity and refuses a mismatch.
+(at most 64 KiB of one output), so that a sweep of 10^4 points is a few files per
+variable. Writing a point rewrites its chunk, which zarr's local store does atomically (a
+temporary file renamed into place; zarr-python >= 3.1.3): an interrupted write leaves the
+chunk as it was, the point is not done and is recomputed, and no other point is damaged.
+The attribute ``spikewise_sweep`` holds the sweep's identity (function, grid, seeds, base
+seed, fixed parameters) as JSON and ``spikewise_outputs`` the output schema; reopening a
+store compares the identity and refuses a mismatch.
 """
 
 from __future__ import annotations
