@@ -259,6 +259,10 @@ def test_bad_parameters_are_refused_before_any_work(tmp_path):
         sweep(noisy, GRID, fixed={"x": 1.0}, progress=False)
     with pytest.raises(InvalidParameterError, match="'seeds'"):
         sweep(noisy, GRID, seeds=0, progress=False)
+    with pytest.raises(InvalidParameterError, match="at most one of 'client' and 'scheduler'"):
+        sweep(noisy, GRID, client=object(), scheduler="tcp://nowhere:1", progress=False)
+    with pytest.raises(InvalidParameterError, match="'processes'"):
+        sweep(noisy, GRID, processes="no", progress=False)
     with pytest.raises(InvalidParameterError, match="'progress'"):
         sweep(noisy, GRID, progress="yes")
     afile = tmp_path / "file.zarr"

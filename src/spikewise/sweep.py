@@ -13,15 +13,16 @@ which order, or whether the sweep was interrupted. Each task limits BLAS and Num
 ``n_threads`` threads (:func:`spikewise.spectra.thread_limits`); with one thread, the results
 are bit-identical across worker counts and across resumption.
 
-Resumption. With ``store=PATH`` every finished point is written at once into the zarr store
-(its own chunks, then its ``done`` flag). Calling :func:`sweep` again with the same
+Resumption. With ``store=PATH`` every finished point is written at once into its region of
+the zarr store, then its ``done`` flag (chunks of up to 1024 points, each replaced
+atomically, so that an interrupted write damages nothing). Calling :func:`sweep` again with the same
 arguments skips the points already done; a store written by a different sweep (another
 function, grid, seed count, base seed or fixed parameters) is refused. A worker that dies
 loses only the task it was running: the scheduler reruns it elsewhere, and ``retries``
 reruns tasks that raised.
 
 This module needs the ``dask`` extra (``pip install "spikewise[dask]"``: dask.distributed,
-xarray, zarr); it is imported on first use.
+xarray, zarr), imported only when a sweep runs.
 """
 
 from __future__ import annotations
@@ -394,9 +395,6 @@ def _client(stack, client, scheduler, n_workers, processes, n_threads):
             "spikewise.sweep needs dask.distributed, xarray and zarr: "
             "pip install 'spikewise[dask]'") from exc
     if client is not None:
-        if scheduler is not None:
-            raise InvalidParameterError(
-                f"Give at most one of 'client' and 'scheduler' to {_OWNER}. Got both.")
         return client
     if scheduler is not None:
         return stack.enter_context(Client(scheduler))
@@ -486,6 +484,13 @@ def sweep(func="one_step", grid=None, *, seeds=1, fixed=None, store=None, base_s
     n_workers = check_scalar(n_workers, "n_workers", _OWNER, kind="int", lower=1)
     n_threads = check_scalar(n_threads, "n_threads", _OWNER, kind="int", lower=1)
     retries = check_scalar(retries, "retries", _OWNER, kind="int", lower=0)
+    if client is not None and scheduler is not None:
+        raise InvalidParameterError(
+            f"Give at most one of 'client' and 'scheduler' to {_OWNER}. Got both.")
+    if not isinstance(processes, bool | np.bool_):
+        raise InvalidParameterError(
+            f"The 'processes' parameter of {_OWNER} must be True or False. Got "
+            f"{processes!r} instead.")
     show = _progress_enabled(progress)
     identity = {"function": ident, "grid": grid, "seeds": seeds, "base_seed": base_seed,
                 "fixed": fixed}
