@@ -148,9 +148,12 @@ def test_interrupted_sweep_resumes_to_identical_data(tmp_path, client):
     flag.touch()
     fixed = {"flag": str(flag), "log_dir": str(log)}
     store = tmp_path / "s.zarr"
-    with pytest.raises(SweepError, match="4 of 12 points"):
+    with pytest.raises(SweepError, match="4 of 12 points") as info:
         sweep(fails_while_flagged, GRID, seeds=SEEDS, fixed=fixed, store=store, client=client,
               retries=0, progress=False)
+    failed = sorted((p["x"], p["kind"], seed) for p, seed, _ in info.value.failures)
+    assert failed == [(2.0, "a", 0), (2.0, "a", 1), (2.0, "b", 0), (2.0, "b", 1)]
+    assert all("interrupted" in str(e) for _, _, e in info.value.failures)
     partial = xr.open_dataset(store, engine="zarr", consolidated=False)
     assert int(partial["done"].sum()) == 8
     assert not bool(partial["done"].sel(x=2.0).any())

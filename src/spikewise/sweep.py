@@ -53,7 +53,18 @@ _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 
 
 class SweepError(RuntimeError):
-    """Some points of a sweep failed; the others are stored and a rerun retries the rest."""
+    """Some points of a sweep failed; the others are stored and a rerun retries the rest.
+
+    Attributes
+    ----------
+    failures : list of (dict, int, BaseException)
+        For each failed point: its parameters (fixed and swept), its seed index, and the
+        exception it raised.
+    """
+
+    def __init__(self, message, failures=()):
+        super().__init__(message)
+        self.failures = list(failures)
 
 
 # -- registered experiments ---------------------------------------------------------------------
@@ -561,7 +572,8 @@ def _execute(func, ident, grid, names, fixed, base_seed, todo, shape, writer, *,
         raise SweepError(
             f"{len(failures)} of {len(todo)} points of the sweep failed (first: {params} with "
             f"seed {index[-1]}: {type(exc).__name__}: {exc}). The others are stored; rerun "
-            "to retry the failed points."
+            "to retry the failed points.",
+            [(p, i[-1], e) for i, p, e in failures],
         ) from exc
 
 
