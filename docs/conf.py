@@ -96,6 +96,8 @@ SECTIONS = [
     ("spikewise.spectra", "Simulation: steps, features and spectra", "Sampling, gradient "
      "steps, features, spectra, alignments and ridge."),
     ("spikewise.plot", "Plots", "Histograms over theory, theory-vs-simulation curves."),
+    ("spikewise.sweep", "Sweeps", "Grids of parameters times seeds on dask.distributed, "
+     "written to resumable xarray/zarr stores (see :doc:`sweeps`)."),
 ]
 
 

@@ -2,7 +2,8 @@
 
 ``spikewise --version`` prints the version; ``spikewise demo`` runs the one-step experiment at a
 size that finishes in under a minute on two cores, writes the figure to ``--out`` and prints a
-table of predicted against measured values.
+table of predicted against measured values. ``spikewise sweep`` and ``spikewise reproduce``
+run parameter sweeps on dask into resumable zarr stores.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sys
 from pathlib import Path
 
 from spikewise import __version__
+from spikewise._sweep_cli import add_parsers as add_sweep_parsers
+from spikewise._sweep_cli import run as run_sweep_command
 
 
 def _positive_int(text: str) -> int:
@@ -65,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed")
     demo.add_argument("--force", action="store_true",
                       help="run even if the simulation needs more memory than the machine has")
+    add_sweep_parsers(sub)
     return parser
 
 
@@ -75,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    if args.command in ("sweep", "reproduce"):
+        return run_sweep_command(parser, args)
     if args.command == "demo":
         from spikewise._demo import run_demo
 
