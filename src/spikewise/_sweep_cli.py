@@ -26,6 +26,7 @@ import argparse
 import json
 from pathlib import Path
 
+from spikewise._cli_types import _positive_int
 from spikewise._validation import InvalidParameterError
 
 __all__ = ["add_parsers", "run"]
@@ -77,7 +78,6 @@ def _assignment(kind):
 def add_parsers(sub) -> None:
     """Add ``sweep`` and ``reproduce`` to the subparsers ``sub`` of the ``spikewise`` parser."""
     from spikewise._reproduce import PAGES, SIZES
-    from spikewise.cli import _positive_int
     from spikewise.sweep import EXPERIMENTS
 
     sw = sub.add_parser(

@@ -42,6 +42,7 @@ import numpy as np
 
 from spikewise._sweep_store import MemoryWriter, ZarrWriter, output_schema
 from spikewise._validation import InvalidParameterError, check_scalar
+from spikewise.spectra import one_step, thread_limits
 
 __all__ = ["sweep", "SweepError", "Experiment", "EXPERIMENTS", "one_step_summary",
            "point_seed"]
@@ -116,8 +117,6 @@ def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu"
         ``ridge_test_error`` (one value per lambda). ``eta0 = 0`` leaves ``W1 = W0``: the
         ridge errors are then those of random features and the spike values are 0 and NaN.
     """
-    from spikewise.spectra import one_step
-
     d = check_scalar(d, "d", "one_step_summary", kind="int", lower=1)
     sizes = {}
     for size, ratio, name, rname in ((n, psi, "n", "psi"), (N, phi, "N", "phi")):
@@ -350,8 +349,6 @@ def _run_point(func, ident, params, base_seed, index, n_threads, process_wide):
     """
     import numba
 
-    from spikewise.spectra import thread_limits
-
     seed = point_seed(index, base_seed=base_seed)
     if process_wide:
         with thread_limits(n_threads, owner=_OWNER):
@@ -407,9 +404,7 @@ def _client(stack, client, scheduler, n_workers, processes, n_threads):
     if processes:  # the workers' environment, set before they import numpy and numba
         kwargs["env"] = {name: str(n_threads) for name in _THREAD_ENV}
     else:  # the workers are threads of this process: one limit for all, set here
-        from spikewise.spectra import thread_limits
-
-        stack.enter_context(thread_limits(n_threads, owner=_OWNER))
+            stack.enter_context(thread_limits(n_threads, owner=_OWNER))
     cluster = stack.enter_context(LocalCluster(
         n_workers=n_workers, threads_per_worker=1, processes=processes,
         dashboard_address=":0", **kwargs))

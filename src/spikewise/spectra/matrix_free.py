@@ -51,8 +51,8 @@ from spikewise._validation import (
     check_option,
     check_scalar,
 )
+from spikewise.spectra._spectrum_base import Spectrum
 from spikewise.spectra.features import ORIENTATIONS
-from spikewise.spectra.spectrum import Spectrum
 
 __all__ = [
     "DensitySpectrum",
