@@ -72,3 +72,17 @@ def test_examples_folder_from_the_environment(tmp_path, monkeypatch):
     assert ds is None
     assert [p.name for p in paths] == ["01_only_paper_1.png", "01_only_paper_2.png"]
     assert all(p.is_file() for p in paths)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", FILES, ids=[f.name for f in FILES])
+def test_every_page_reproduces_at_small_size(path, tmp_path):
+    pytest.importorskip("distributed")
+    name = path.name.removeprefix("plot_").removesuffix(".py")
+    paths, ds = reproduce(name, size="small", out=tmp_path, n_workers=1, processes=False,
+                          progress=False)
+    assert paths and all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in paths)
+    assert all(p.name.startswith(f"{name}_small") for p in paths)
+    assert (ds is not None) == (name in PAGES)
+    if ds is not None:
+        assert bool(ds["done"].all())
