@@ -96,7 +96,8 @@ def test_sweep_command_spec_file(tmp_path, address, capsys, suffix):
     (["sweep", "--grid", "eta=1,2", "--fixed", "d=10", "--store", "x"], "'eta'"),
     (["sweep", "--store", "x"], "non-empty mapping"),
     (["sweep", "missing.toml", "--store", "x"], "spec file"),
-    (["reproduce", "01_marchenko_pastur"], "06_bbp_transition"),
+    (["reproduce", "99"], "21_sweep"),
+    (["reproduce", "01", "--examples", "nowhere"], "'examples'"),
     (["reproduce", "06", "--size", "huge"], "invalid choice"),
 ])
 def test_bad_input_exits_with_a_clear_message(tmp_path, monkeypatch, capsys, argv, match):

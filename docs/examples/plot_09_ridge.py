@@ -24,9 +24,10 @@ from spikewise.spectra.features import ck_features
 from spikewise.spectra.ridge import ridge_path
 from spikewise.spectra.sampling import sample_inputs
 
-SMALL = os.environ.get("SPIKEWISE_SIZE", "full") == "small"
-d, n, N = (200, 800, 300) if SMALL else (600, 2400, 900)
-seeds = 2 if SMALL else 3
+# sizes: "small" (tests), "full" (the documentation), "paper" (spikewise reproduce 09)
+SIZE = os.environ.get("SPIKEWISE_SIZE", "full")
+d, seeds = {"small": (200, 2), "paper": (1000, 6)}.get(SIZE, (600, 3))
+n, N = 4 * d, 3 * d // 2
 activation, target, noise = "tanh", "tanh", 0.1
 lambdas = np.logspace(-4, 0, 9)
 etas = np.array([0.5, 1.0, 2.0, 4.0, 8.0, 16.0])

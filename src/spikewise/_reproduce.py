@@ -1,14 +1,27 @@
-"""Gallery figures regenerated through :func:`spikewise.sweep.sweep` (``spikewise reproduce``).
+"""Gallery figures regenerated from the command line (``spikewise reproduce``).
 
-A page is supported when its figure is a sweep: it is described here by the sweep (the
-function, grid, seeds and fixed parameters at each size) and by a figure function that
-reads the sweep's Dataset and draws the theory beside it. Sizes: ``"small"`` (seconds, for
-tests), ``"full"`` (the size the documentation is built at), ``"paper"`` (larger, for a
-publication figure; minutes on a few cores).
+Every gallery page ``docs/examples/plot_NN_*.py`` can be reproduced, in one of two ways:
+
+- a page whose figure is a sweep over a grid of parameters times seeds is listed in
+  :data:`PAGES`, described by the sweep (function, grid, seeds and fixed parameters at each
+  size) and by a figure function that reads the sweep's Dataset and draws the theory beside
+  it; it runs through :func:`spikewise.sweep.sweep`, so it is parallel on dask and resumable
+  from its zarr store;
+- every other page is run as its script (:func:`runpy.run_path`) with the environment
+  variable ``SPIKEWISE_SIZE`` set to the size, and each matplotlib figure it opens is saved
+  as a PNG.
+
+Sizes: ``"small"`` (seconds, for tests), ``"full"`` (the size the documentation is built
+at), ``"paper"`` (for a publication figure; minutes on a few cores). A page that knows only
+``small`` and ``full`` (it tests ``SPIKEWISE_SIZE == "small"``) runs ``paper`` at its full
+size.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import runpy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,14 +29,16 @@ import numpy as np
 
 from spikewise._validation import InvalidParameterError
 
-__all__ = ["PAGES", "SIZES", "find_page", "reproduce"]
+__all__ = ["PAGES", "SIZES", "examples_dir", "find_page", "gallery_pages", "reproduce"]
 
 SIZES = ("small", "full", "paper")
+_OWNER = "spikewise reproduce"
+_PAGE_FILE = re.compile(r"plot_(\d\d)_(\w+)\.py")
 
 
 @dataclass(frozen=True)
 class Page:
-    """A gallery page that ``spikewise reproduce`` regenerates.
+    """A gallery page that ``spikewise reproduce`` regenerates through a sweep.
 
     ``setups[size]`` gives ``(func, grid, seeds, fixed)`` for :func:`~spikewise.sweep.sweep`;
     ``figure(ds)`` draws the figure from the sweep's Dataset and returns it.
@@ -139,55 +154,6 @@ def _spikes_figure(ds):
     return fig
 
 
-# -- 09: ridge on the learned features against random features and the best linear model ------
-
-_RIDGE_SIZES = {  # (d, seeds)
-    "small": (200, 2),
-    "full": (600, 3),
-    "paper": (1000, 6),
-}
-
-
-def _ridge_setup(size):
-    d, seeds = _RIDGE_SIZES[size]
-    # eta0 = 0 leaves W1 = W0: ridge on the random features sigma(X W0)
-    grid = {"eta0": [0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0]}
-    fixed = {"d": d, "n": 4 * d, "N": 3 * d // 2, "activation": "tanh", "teacher": "tanh",
-             "noise": 0.1, "spectra": [], "lambdas": np.logspace(-4, 0, 9).tolist()}
-    return "one_step", grid, seeds, fixed
-
-
-def _ridge_figure(ds):
-    import matplotlib.pyplot as plt
-
-    from spikewise.activations import get_activation
-    from spikewise.solvers import critical_learning_rate
-
-    fixed = _fixed_of(ds)
-    n, d, N, noise = fixed["n"], fixed["d"], fixed["N"], fixed["noise"]
-    best = ds["ridge_test_error"].min("ridge_test_error_dim0")  # best lambda of each run
-    learned = best.sel(eta0=best["eta0"] > 0)
-    teacher = get_activation(fixed["teacher"])
-    linear = teacher.second_moment + noise**2 - teacher.mu1**2
-    eta_c = critical_learning_rate(fixed["activation"], fixed["teacher"], psi=n / d,
-                                   phi=N / d, noise=noise, n=n)
-    fig, ax = plt.subplots(figsize=(8, 4.6), layout="constrained")
-    ax.errorbar(learned["eta0"], learned.mean("seed"), yerr=learned.std("seed"), marker="o",
-                capsize=3, label=f"ridge on sigma(X W1), best lambda (mean ± sd, "
-                                 f"{ds.sizes['seed']} seeds)")
-    ax.axhline(float(best.sel(eta0=0.0).mean()), color="gray", linestyle="--",
-               label="random features sigma(X W0) (eta = 0), best lambda")
-    ax.axhline(linear, color="black", linestyle=":", label="best linear model E[y^2] - c_1^2")
-    ax.axhline(noise**2, color="black", linestyle="-", linewidth=0.8, label="noise floor")
-    ax.axvline(eta_c, color="C0", linestyle=":", label=f"BBP threshold {eta_c:.2f}")
-    ax.set_xlabel(r"$\eta$")
-    ax.set_ylabel("test error")
-    ax.set_title(f"n={n}, d={d}, N={N}, activation={fixed['activation']}, "
-                 f"teacher={fixed['teacher']}, noise={noise}", fontsize="medium")
-    ax.legend(fontsize="small", frameon=False, loc="center right")
-    return fig
-
-
 PAGES = {
     "06_bbp_transition": Page(
         "06_bbp_transition", "One gradient step: the BBP transition in the learning rate",
@@ -195,11 +161,8 @@ PAGES = {
     "07_multiple_spikes": Page(
         "07_multiple_spikes", "Several spikes for larger steps: outliers against alpha",
         {size: _spikes_setup(size) for size in SIZES}, _spikes_figure),
-    "09_ridge": Page(
-        "09_ridge", "Ridge regression on the learned features",
-        {size: _ridge_setup(size) for size in SIZES}, _ridge_figure),
 }
-"""The gallery pages ``spikewise reproduce`` supports, by name."""
+"""The gallery pages that ``spikewise reproduce`` runs as sweeps, by name."""
 
 
 def _fixed_of(ds) -> dict:
@@ -210,24 +173,93 @@ def _fixed_of(ds) -> dict:
     return json.loads(ds.attrs[SPEC_ATTR])["fixed"]
 
 
-def find_page(page: str) -> Page:
-    """The page named ``page``: ``"06_bbp_transition"``, ``"06"``, ``"bbp_transition"`` or
-    the gallery file name ``"plot_06_bbp_transition.py"``."""
-    key = str(page).removesuffix(".py").removeprefix("plot_")
-    for name, entry in PAGES.items():
+def examples_dir(examples=None) -> Path:
+    """The folder of the gallery scripts: ``examples``, else ``$SPIKEWISE_EXAMPLES``, else
+    ``docs/examples`` of the source checkout this package is imported from."""
+    if examples is None:
+        examples = os.environ.get("SPIKEWISE_EXAMPLES")
+    if examples is None:
+        examples = Path(__file__).resolve().parents[2] / "docs" / "examples"
+    examples = Path(examples)
+    if not examples.is_dir():
+        raise InvalidParameterError(
+            f"The 'examples' parameter of {_OWNER} must be the folder of the gallery scripts "
+            "(docs/examples of a spikewise source checkout; --examples DIR or the environment "
+            f"variable SPIKEWISE_EXAMPLES). Got {str(examples)!r}, which is not a directory.")
+    return examples
+
+
+def gallery_pages(examples=None) -> dict:
+    """The gallery pages found in :func:`examples_dir`: ``{"NN_words": path}``, in order."""
+    found = {}
+    for path in sorted(examples_dir(examples).glob("plot_*.py")):
+        match = _PAGE_FILE.fullmatch(path.name)
+        if match:
+            found[f"{match[1]}_{match[2]}"] = path
+    return found
+
+
+def find_page(page, examples=None):
+    """The page named ``page`` and how it is reproduced.
+
+    ``page`` is ``"06_bbp_transition"``, ``"06"``, ``"6"``, ``"bbp_transition"`` or the
+    gallery file name ``"plot_06_bbp_transition.py"``.
+
+    Returns
+    -------
+    (str, Page or Path)
+        The page's name and its sweep (:class:`Page`, for the pages in :data:`PAGES`) or its
+        script.
+    """
+    key = Path(str(page)).name.removesuffix(".py").removeprefix("plot_")
+    if key.isdigit():
+        key = f"{int(key):02d}"
+    pages = gallery_pages(examples)
+    for name in [*PAGES, *pages]:
         number, _, words = name.partition("_")
         if key in (name, number, words):
-            return entry
-    supported = ", ".join(f"{name} ({p.title})" for name, p in PAGES.items())
+            return name, PAGES.get(name, pages.get(name))
+    known = ", ".join(sorted({*PAGES, *pages}))
     raise InvalidParameterError(
-        f"The 'page' parameter of spikewise reproduce must name a gallery page that is a "
-        f"sweep: {supported}. Got {page!r} instead. The other gallery pages are scripts: run "
-        "them with python docs/examples/plot_NN_*.py (SPIKEWISE_SIZE=small for a quick run)."
-    )
+        f"The 'page' parameter of {_OWNER} must name a gallery page (its number, its name or "
+        f"its file name): one of {known}. Got {page!r} instead.")
 
 
-def reproduce(page, *, size="paper", out=".", store=None, **sweep_options):
-    """Run the sweep of a gallery page and write its figure.
+def _run_script(path: Path, name: str, size: str, out: Path) -> list:
+    """Run a gallery script at ``size`` and save each figure it opens as a PNG in ``out``."""
+    import matplotlib.pyplot as plt
+
+    before = set(plt.get_fignums())
+    old_size, old_show = os.environ.get("SPIKEWISE_SIZE"), plt.show
+    os.environ["SPIKEWISE_SIZE"] = size
+    plt.show = lambda *args, **kwargs: None  # the figures are saved, not shown
+    try:
+        runpy.run_path(str(path), run_name="__main__")
+        numbers = sorted(set(plt.get_fignums()) - before)
+        if not numbers:
+            raise RuntimeError(f"The gallery page {path} drew no matplotlib figure.")
+        paths = []
+        for k, number in enumerate(numbers, start=1):
+            suffix = "" if len(numbers) == 1 else f"_{k}"
+            paths.append(out / f"{name}_{size}{suffix}.png")
+            plt.figure(number).savefig(paths[-1], dpi=150)
+        return paths
+    finally:
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+        plt.show = old_show
+        if old_size is None:
+            os.environ.pop("SPIKEWISE_SIZE", None)
+        else:
+            os.environ["SPIKEWISE_SIZE"] = old_size
+
+
+def reproduce(page, *, size="paper", out=".", store=None, examples=None, **sweep_options):
+    """Regenerate the figures of a gallery page.
+
+    A page in :data:`PAGES` runs its sweep through :func:`spikewise.sweep.sweep` (resumable
+    from its zarr store) and draws its figure from the Dataset; any other page runs its
+    script with ``SPIKEWISE_SIZE=size`` and saves the figures it opens.
 
     Parameters
     ----------
@@ -235,28 +267,39 @@ def reproduce(page, *, size="paper", out=".", store=None, **sweep_options):
         See :func:`find_page`.
     size : {"small", "full", "paper"}
     out : path
-        Folder for the PNG (``<page>_<size>.png``) and, unless ``store`` is given, the zarr
-        store (``<page>_<size>.zarr``), so that rerunning resumes.
+        Folder for the PNGs (``<page>_<size>.png``, or ``<page>_<size>_<k>.png`` for a
+        script that draws several figures) and, for a sweep page unless ``store`` is given,
+        the zarr store (``<page>_<size>.zarr``), so that rerunning resumes.
     store : path, optional
+        The zarr store of a sweep page (not allowed for a script page).
+    examples : path, optional
+        The folder of the gallery scripts (see :func:`examples_dir`).
     **sweep_options
-        Passed to :func:`spikewise.sweep.sweep` (``client``, ``scheduler``, ``n_workers``,
-        ``progress``, ...).
+        For a sweep page, passed to :func:`spikewise.sweep.sweep` (``client``,
+        ``scheduler``, ``n_workers``, ``progress``, ...); a script page runs in this process
+        and ignores them.
 
     Returns
     -------
-    (Path, xarray.Dataset)
-        The PNG written and the sweep's results.
+    (list of Path, xarray.Dataset or None)
+        The PNGs written and, for a sweep page, the sweep's results.
     """
     import matplotlib.pyplot as plt
 
     from spikewise._validation import check_option
     from spikewise.sweep import sweep
 
-    entry = find_page(page)
-    check_option(size, "size", "spikewise reproduce", SIZES)
+    name, entry = find_page(page, examples)
+    check_option(size, "size", _OWNER, SIZES)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{entry.name}_{size}"
+    if not isinstance(entry, Page):
+        if store is not None:
+            raise InvalidParameterError(
+                f"The 'store' parameter of {_OWNER} applies to the pages that are sweeps "
+                f"({', '.join(PAGES)}); {name} is a script. Got store={str(store)!r}.")
+        return _run_script(entry, name, size, out), None
+    stem = f"{name}_{size}"
     func, grid, seeds, fixed = entry.setups[size]
     ds = sweep(func, grid, seeds=seeds, fixed=fixed,
                store=out / f"{stem}.zarr" if store is None else store, **sweep_options)
@@ -264,4 +307,4 @@ def reproduce(page, *, size="paper", out=".", store=None, **sweep_options):
     path = out / f"{stem}.png"
     fig.savefig(path, dpi=150)
     plt.close(fig)
-    return path, ds
+    return [path], ds

@@ -106,17 +106,23 @@ def add_parsers(sub) -> None:
 
     rp = sub.add_parser(
         "reproduce",
-        help="regenerate a gallery figure through the sweep machinery",
+        help="regenerate the figures of a gallery page (01 to 21)",
         description=(
-            "Run the sweep behind a gallery page and write its figure (PNG) and zarr store to "
-            "--out; rerunning resumes. Supported pages: "
-            + "; ".join(f"{k} ({p.title})" for k, p in PAGES.items()) + "."
+            "Regenerate the figures of a gallery page docs/examples/plot_NN_*.py as PNGs in "
+            "--out. The pages that are sweeps run through spikewise sweep (on dask, into a "
+            "zarr store in --out, so that rerunning resumes): "
+            + "; ".join(f"{k} ({p.title})" for k, p in PAGES.items()) + ". Any other page "
+            "runs as its script with SPIKEWISE_SIZE set to --size."
         ),
     )
-    rp.add_argument("page", help="gallery page, e.g. 06_bbp_transition (or 06)")
+    rp.add_argument("page", help="gallery page: its number (06), name (06_bbp_transition) or "
+                                 "file name")
     rp.add_argument("--size", choices=SIZES, default="paper",
                     help="small (seconds), full (the docs' size) or paper (default)")
     rp.add_argument("--out", type=Path, default=Path("."), help="output folder (default .)")
+    rp.add_argument("--examples", type=Path, default=None,
+                    help="folder of the gallery scripts (default: docs/examples of the "
+                         "source checkout, or $SPIKEWISE_EXAMPLES)")
     _add_run_options(rp, _positive_int)
 
 
@@ -183,13 +189,19 @@ def _sweep_command(args):
 
 
 def _reproduce_command(args):
+    import matplotlib
+
     from spikewise._reproduce import reproduce
 
-    path, ds = reproduce(args.page, size=args.size, out=args.out, store=args.store,
-                         scheduler=args.scheduler, n_workers=args.workers,
-                         n_threads=args.threads, retries=args.retries, progress=args.progress)
-    print(f"{int(ds['done'].sum())} of {ds['done'].size} points done")
-    print(f"Wrote {path}")
+    matplotlib.use("Agg")  # figures are written to files, never shown
+    paths, ds = reproduce(args.page, size=args.size, out=args.out, store=args.store,
+                          examples=args.examples, scheduler=args.scheduler,
+                          n_workers=args.workers, n_threads=args.threads,
+                          retries=args.retries, progress=args.progress)
+    if ds is not None:
+        print(f"{int(ds['done'].sum())} of {ds['done'].size} points done")
+    for path in paths:
+        print(f"Wrote {path}")
 
 
 def run(parser, args) -> int:

@@ -33,13 +33,13 @@ import json
 import math
 import numbers
 import os
-import sys
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 
 import numpy as np
 
+from spikewise._progress import progress_bar, show_progress
 from spikewise._sweep_store import MemoryWriter, ZarrWriter, output_schema
 from spikewise._validation import InvalidParameterError, check_scalar
 from spikewise.spectra import one_step, thread_limits
@@ -363,29 +363,6 @@ def _run_point(func, ident, params, base_seed, index, n_threads, process_wide):
     return _clean_output(result, ident)
 
 
-# -- progress -----------------------------------------------------------------------------------
-
-
-def _in_notebook() -> bool:
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    ip = shell.get_ipython() if hasattr(shell, "get_ipython") else None
-    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
-
-
-def _progress_enabled(progress) -> bool:
-    """``True``/``False`` as given; ``None``: a terminal (stderr) or a Jupyter kernel."""
-    if progress is None:
-        isatty = getattr(sys.stderr, "isatty", None)
-        return bool(isatty and isatty()) or _in_notebook()
-    if not isinstance(progress, bool | np.bool_):
-        raise InvalidParameterError(
-            f"The 'progress' parameter of {_OWNER} must be True, False or None. Got "
-            f"{progress!r} instead.")
-    return bool(progress)
-
-
 # -- the sweep ----------------------------------------------------------------------------------
 
 
@@ -460,7 +437,8 @@ def sweep(func="one_step", grid=None, *, seeds=1, fixed=None, store=None, base_s
         case (up to ``distributed.scheduler.allowed-failures`` times).
     progress : bool or None, default None
         A :mod:`tqdm.auto` progress bar (a widget in Jupyter). ``None``: shown when stderr is
-        a terminal or in a notebook, hidden otherwise (tests, CI logs, the docs build).
+        a terminal or in a notebook, hidden otherwise (under pytest, in CI logs, in the
+        docs build).
 
     Returns
     -------
@@ -491,7 +469,7 @@ def sweep(func="one_step", grid=None, *, seeds=1, fixed=None, store=None, base_s
         raise InvalidParameterError(
             f"The 'processes' parameter of {_OWNER} must be True or False. Got "
             f"{processes!r} instead.")
-    show = _progress_enabled(progress)
+    show = show_progress(progress, _OWNER)
     identity = {"function": ident, "grid": grid, "seeds": seeds, "base_seed": base_seed,
                 "fixed": fixed}
     if store is None:
@@ -516,7 +494,6 @@ def sweep(func="one_step", grid=None, *, seeds=1, fixed=None, store=None, base_s
 def _execute(func, ident, grid, names, fixed, base_seed, todo, shape, writer, *, client,
              scheduler, n_workers, processes, n_threads, retries, show):
     from distributed import as_completed
-    from tqdm.auto import tqdm
 
     total = math.prod(shape)
     failures = []
@@ -540,8 +517,8 @@ def _execute(func, ident, grid, names, fixed, base_seed, todo, shape, writer, *,
         # on an error or an interrupt, stop the points not yet run (on a client the caller
         # keeps, they would run on for nothing)
         stack.callback(lambda: cl.cancel(list(futures)) if futures else None)
-        bar = stack.enter_context(tqdm(total=total, initial=total - len(todo), unit="point",
-                                       desc="sweep", disable=not show, dynamic_ncols=True))
+        bar = stack.enter_context(progress_bar(show, total=total, initial=total - len(todo),
+                                               unit="point", desc="sweep"))
         for fut in as_completed(submitted):
             index, params = futures.pop(fut)
             exc = fut.exception()

@@ -16,12 +16,14 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import inspect
+import numbers
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.sparse.linalg import svds
 
+from spikewise._progress import progress_bar, show_progress
 from spikewise._validation import (
     InvalidParameterError,
     check_array,
@@ -54,7 +56,8 @@ from spikewise.spectra.sampling import (
 from spikewise.spectra.spectrum import Spectrum, _use_matrix_free, top_ck_eigen, top_singular
 from spikewise.spectra.steps import LabelPreprocessing, _axpy_gemm, _check_remove
 
-__all__ = ["Spike", "ExperimentResult", "train", "one_step", "two_step", "stage_times"]
+__all__ = ["Spike", "ExperimentResult", "train", "one_step", "two_step", "repeat",
+           "stage_times"]
 
 _SPECTRA_ONE = ("W0", "W1", "ck0", "ck1")
 
@@ -517,7 +520,7 @@ def _check_schedule(schedule, owner) -> StepSchedule:
 
 def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto",
          method_options=None, ridge_samples="reuse", n_ridge=None, allow_large=False,
-         **options):
+         progress=None, **options):
     n_steps = len(schedule)
     allowed = tuple(f"W{t}" for t in range(n_steps + 1)) + tuple(
         f"ck{t}" for t in range(n_steps + 1))
@@ -543,6 +546,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
     n_ridge = n if n_ridge is None else check_scalar(n_ridge, "n_ridge", owner, kind="int",
                                                      lower=1)
     act = resolve_activation(activation, "activation", owner)
+    show = show_progress(progress, owner)
     gen, seed = _seeded(rng, owner)
 
     # matrix-free spectra (method=): their probes are drawn from the run's generator when
@@ -557,8 +561,11 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
     mf_w, mf_ck = ((({"rng": gen, **(method_options or {})}) if flag else None)
                    for flag in (mf_w, mf_ck))
 
-    with thread_limits(o.n_threads, owner=owner):
+    # stages: sampling, each step (with its measurements), the ridge path / the end
+    with thread_limits(o.n_threads, owner=owner), \
+            progress_bar(show, total=n_steps + 2, desc=owner, unit="stage") as bar:
         _mark(None)
+        bar.set_postfix_str("sample")
         teacher = make_teacher(d, target=teacher, n_index=o.n_index, noise=o.noise, rng=gen)
         X64, y_raw = sample_dataset(n, teacher, rng=gen)
         W = init_first_layer(d, N, init=o.first_layer, rng=gen, dtype=dt)
@@ -575,6 +582,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
         ridge_batch = sample_dataset(n_ridge, teacher, rng=gen) \
             if (lambdas is not None and ridge_samples == "fresh") else None
         _mark("sample")
+        bar.update()
 
         params = {
             "n": n, "d": d, "N": N, "psi": sizes.psi, "phi": sizes.phi,
@@ -600,6 +608,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
         if "W0" in spectra:
             specs["W0"], _ = _weight_spectrum(W, 0, params, "W0", mf_w)
         for t in range(1, n_steps + 1):
+            bar.set_postfix_str(f"step {t}")
             Xb64, yb = batches[t - 1]
             Xb = Xb64.astype(dt, copy=False)
             if remove:
@@ -670,6 +679,8 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
                         Xh = Xb64 if Xc is None else X_ck64
                         aligns[f"ck{t}"] = _ck_alignments(Us, Xh, teacher.directions, degrees)
                     _mark("other")
+            bar.update()
+        bar.set_postfix_str("ridge" if lambdas is not None else "done")
         ridge = None
         if lambdas is not None:
             # the features of the final weights on the last training batch
@@ -696,6 +707,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
             )
         F = None
         _mark("other")
+        bar.update()
 
     return ExperimentResult(
         weights=weights,
@@ -746,6 +758,7 @@ def train(
     ridge_samples: str = "reuse",
     n_ridge: int | None = None,
     allow_large: bool = False,
+    progress: bool | None = None,
 ) -> ExperimentResult:
     r"""Train a two-layer network by a schedule of gradient steps and measure its spectra.
 
@@ -825,6 +838,11 @@ def train(
         Run even when the estimated memory (inputs, the n x N features, the weights, the
         largest Gram matrix) exceeds the machine's physical memory. Without it such a run is
         refused up front with the number of GiB it would take.
+    progress : bool or None, default None
+        A :mod:`tqdm.auto` bar over the stages (sampling, each step with its spectra, the
+        ridge path). ``None``: shown when stderr is a terminal or in a Jupyter kernel,
+        hidden otherwise (under pytest, in CI logs); ``False`` hides it. It changes no
+        result.
 
     Returns
     -------
@@ -846,6 +864,7 @@ def train(
         k_top=k_top, degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype,
         n_threads=n_threads, rng=rng, method=method, method_options=method_options,
         ridge_samples=ridge_samples, n_ridge=n_ridge, allow_large=allow_large,
+        progress=progress,
     )
 
 
@@ -879,6 +898,7 @@ def one_step(
     method: str = "auto",
     method_options=None,
     allow_large: bool = False,
+    progress: bool | None = None,
 ) -> ExperimentResult:
     r"""Train a two-layer network for one gradient step and measure its spectra.
 
@@ -900,7 +920,7 @@ def one_step(
         As in :func:`train`.
     k_top, degrees, n_test, lambdas, dtype, n_threads, rng, method, method_options
         As in :func:`train`.
-    ridge_samples, n_ridge, allow_large
+    ridge_samples, n_ridge, allow_large, progress
         As in :func:`train`.
     spectra : tuple
         Which dense spectra to compute, among ``"W0", "W1", "ck0", "ck1"``.
@@ -926,6 +946,7 @@ def one_step(
         degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype, n_threads=n_threads,
         rng=rng, method=method, method_options=method_options,
         ridge_samples=ridge_samples, n_ridge=n_ridge, allow_large=allow_large,
+        progress=progress,
     )
 
 
@@ -962,6 +983,7 @@ def two_step(
     method: str = "auto",
     method_options=None,
     allow_large: bool = False,
+    progress: bool | None = None,
 ) -> ExperimentResult:
     r"""Two gradient steps on the first layer (Moniri & Hassani 2025), fresh or reused batch.
 
@@ -985,7 +1007,7 @@ def two_step(
         As in :func:`train`.
     k_top, degrees, n_test, lambdas, dtype, n_threads, rng, method, method_options
         As in :func:`train`.
-    ridge_samples, n_ridge, allow_large
+    ridge_samples, n_ridge, allow_large, progress
         As in :func:`train`.
     spectra : tuple
         Which dense spectra to compute, among ``"W0", "W1", "W2", "ck0", "ck1", "ck2"``.
@@ -1008,4 +1030,82 @@ def two_step(
         k_top=k_top, degrees=degrees, n_test=n_test, lambdas=lambdas, dtype=dtype,
         n_threads=n_threads, rng=rng, method=method, method_options=method_options,
         ridge_samples=ridge_samples, n_ridge=n_ridge, allow_large=allow_large,
+        progress=progress,
     )
+
+
+_REPEATABLE = {"train": train, "one_step": one_step, "two_step": two_step}
+
+
+def repeat(experiment, seeds, *, base_seed=0, progress=None, **params) -> list:
+    r"""Run an experiment once per seed, with a progress bar over the runs.
+
+    Run ``i`` (``i = 0 .. seeds - 1``) calls
+    ``experiment(rng=np.random.SeedSequence(base_seed, spawn_key=(i,)), **params)``: the
+    seeding of :func:`spikewise.sweep.sweep`, so run ``i`` gives what a sweep with one grid
+    point and the same ``base_seed`` gives at seed ``i``, and the runs' streams are
+    independent (:class:`numpy.random.SeedSequence` spawning).
+
+    Parameters
+    ----------
+    experiment : {"one_step", "two_step", "train"} or callable
+        :func:`one_step`, :func:`two_step`, :func:`train`, or any callable taking the
+        keyword ``rng`` (a SeedSequence, a valid seed for ``np.random.default_rng``).
+    seeds : int
+        Number of runs.
+    base_seed : int, default 0
+        The entropy of every run's SeedSequence.
+    progress : bool or None, default None
+        A :mod:`tqdm.auto` bar over the runs. ``None``: shown when stderr is a terminal or
+        in a Jupyter kernel, hidden otherwise (under pytest, in CI logs); ``False`` hides
+        it. The runs' own stage bars are hidden unless ``params`` sets their ``progress``.
+        It changes no result.
+    **params
+        Keyword arguments of ``experiment`` (not ``rng``).
+
+    Returns
+    -------
+    list
+        The runs' results, in seed order.
+
+    Examples
+    --------
+    >>> from spikewise.spectra import repeat
+    >>> runs = repeat("one_step", 3, n=200, d=100, N=150, activation="tanh", teacher="tanh",
+    ...               eta0=6.0, spectra=("W1",), k_top=1)
+    >>> len(runs), runs[0].params["eta"]
+    (3, 6.0)
+    """
+    owner = "repeat"
+    if isinstance(experiment, str):
+        experiment = _REPEATABLE[check_option(experiment, "experiment", owner,
+                                              tuple(_REPEATABLE))]
+    if not callable(experiment):
+        raise InvalidParameterError(
+            f"The 'experiment' parameter of {owner} must be one of {sorted(_REPEATABLE)} or a "
+            f"callable taking the keyword 'rng'. Got {type(experiment).__name__} instead.")
+    if isinstance(seeds, bool) or not isinstance(seeds, numbers.Integral):
+        raise InvalidParameterError(
+            f"The 'seeds' parameter of {owner} must be an int >= 1 (the number of runs). Got "
+            f"{seeds!r} instead.")
+    seeds = check_scalar(seeds, "seeds", owner, kind="int", lower=1)
+    base_seed = check_scalar(base_seed, "base_seed", owner, kind="int", lower=0)
+    if "rng" in params:
+        raise InvalidParameterError(
+            f"The parameters of {owner} must not include 'rng': run i is seeded with "
+            f"SeedSequence(base_seed, spawn_key=(i,)). Got rng={params['rng']!r}; set "
+            "base_seed instead.")
+    show = show_progress(progress, owner)
+    try:
+        takes_progress = "progress" in inspect.signature(experiment).parameters
+    except (TypeError, ValueError):  # no signature: pass nothing extra
+        takes_progress = False
+    if takes_progress:
+        params.setdefault("progress", False)
+    runs = []
+    with progress_bar(show, total=seeds, desc=owner, unit="run") as bar:
+        for i in range(seeds):
+            runs.append(experiment(rng=np.random.SeedSequence(base_seed, spawn_key=(i,)),
+                                   **params))
+            bar.update()
+    return runs
