@@ -117,6 +117,11 @@ def learning_rate(eta0: float, *, N: int, alpha: float = 0.0) -> float:
     alpha : float, default 0
         Exponent (Moniri et al. 2023 use :math:`\alpha \in [0, 1/2)`; the maximal step of
         Dandi et al. 2023 / Cui et al. 2024 is :math:`\alpha = 1/2`).
+
+    Returns
+    -------
+    float
+        :math:`\eta`.
     """
     owner = "learning_rate"
     eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)

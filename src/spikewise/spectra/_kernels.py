@@ -125,7 +125,24 @@ def _act_array(code, params, x, deriv, out):
 
 
 def act_scalar(code: int, params: np.ndarray, x, deriv: int = 0) -> np.ndarray:
-    """Evaluate the Numba activation (or a derivative) on an array, for checks and tests."""
+    """Evaluate the Numba activation (or a derivative) on an array, for checks and tests.
+
+    Parameters
+    ----------
+    code : int
+        Kernel code of the activation table (``KERNEL_CODES``).
+    params : ndarray of float64
+        ``sigma(x) = params[0] * base(x) + params[1]`` (Hermite coefficients after, code 8).
+    x : array_like of float
+        Points (flattened).
+    deriv : {0, 1, 2}
+        sigma, sigma' or sigma''.
+
+    Returns
+    -------
+    ndarray of float64 of shape (x.size,)
+        NaN for a code the table does not have.
+    """
     x = np.ascontiguousarray(x, dtype=np.float64).ravel()
     out = np.empty_like(x)
     return _act_array(int(code), np.ascontiguousarray(params, dtype=np.float64), x, deriv, out)

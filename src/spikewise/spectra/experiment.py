@@ -41,6 +41,7 @@ from spikewise.spectra._linalg import eigh_top, gram, thread_limits
 from spikewise.spectra._memory import check_memory
 from spikewise.spectra.alignments import hermite_alignments, squared_overlaps
 from spikewise.spectra.features import ORIENTATIONS
+from spikewise.spectra.matrix_free import ck_density, singular_density
 from spikewise.spectra.ridge import RidgePath, ridge_path
 from spikewise.spectra.sampling import (
     _check_dtype,
@@ -350,8 +351,6 @@ def _weight_spectrum(W, k, params, source, mf_options=None):
     """
     d, N = W.shape
     if mf_options is not None:
-        from spikewise.spectra.matrix_free import singular_density
-
         spec = singular_density(W, k=k, source=source, params=params, **mf_options)
         U = spec.top_vectors if k else None
         if k and spec.params["gram_side"] == "cols":  # right vectors: u = W v / |W v|
@@ -385,8 +384,6 @@ def _ck_spectrum(F, k, orientation, params, source, *, shape=None, gram_side=Non
     """
     n, N = F.shape if shape is None else shape
     if mf_options is not None:
-        from spikewise.spectra.matrix_free import ck_density
-
         spec = ck_density(F, orientation=orientation, k=k, source=source, params=params,
                           **mf_options)
         Us = spec.top_vectors if k else None

@@ -76,7 +76,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
-from spikewise._gauss import factorials, hermite_polynomials
+from spikewise._gauss import factorials, hermite_polynomials, normal_rule
 from spikewise._validation import ConvergenceError, InvalidParameterError, check_scalar
 from spikewise.solvers.spiked_rf.model import (
     SpikedRandomFeatures,
@@ -227,8 +227,6 @@ def feature_spectrum(model: SpikedRandomFeatures, *, psi, phi, N, grid=400, n_ty
     kappa_nodes = check_scalar(kappa_nodes, "kappa_nodes", owner, kind="int", lower=4,
                                upper=200)
     l_max = check_scalar(l_max, "l_max", owner, kind="int", lower=0, upper=20)
-    from spikewise._gauss import normal_rule
-
     kx, kw = (np.asarray(a) for a in normal_rule(nodes=kappa_nodes))
     tx, tw = _type_law(model, n_types)
     s = np.sqrt(1.0 + model.inflation * tx * tx)
