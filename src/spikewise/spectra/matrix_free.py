@@ -266,12 +266,8 @@ class DensitySpectrum(Spectrum):
 
         Parameters
         ----------
-        bins : int, default 50
-            Number of equal bins.
-        range : (float, float), optional
-            Limits of the bins; default all the estimated mass (outer knots, zeros, top values).
-        density : bool, default True
-            Heights as densities (mass / bin width), else masses.
+        bins, range, density
+            As in :meth:`probe_histograms`.
 
         Returns
         -------
@@ -286,12 +282,8 @@ class DensitySpectrum(Spectrum):
 
         Parameters
         ----------
-        bins : int, default 50
-            Number of equal bins.
-        range : (float, float), optional
-            Limits of the bins; default all the estimated mass (outer knots, zeros, top values).
-        density : bool, default True
-            Heights as densities (mass / bin width), else masses.
+        bins, range, density
+            As in :meth:`probe_histograms`.
 
         Returns
         -------
