@@ -43,7 +43,7 @@ lambdas = np.logspace(-4, 1, 40)
 # The same `W1`, ridge fitted on `n` fresh samples; the optimal lambda is marked.
 
 # %%
-res = one_step(n=n, d=d, N=N, activation=activation, target=teacher, noise=noise, eta0=4.0,
+res = one_step(n=n, d=d, N=N, activation=activation, teacher=teacher, noise=noise, eta0=4.0,
                spectra=(), k_top=0, lambdas=lambdas, n_test=4 * n, ridge_samples="fresh",
                rng=0)
 theory = finite_width_risk(res.W1, res.teacher.directions, n=n, lambdas=lambdas,

@@ -24,7 +24,7 @@ LAMS = np.array([1e-2, 0.1, 1.0])
 
 
 def test_fresh_ridge_keeps_the_step_and_changes_the_fit():
-    kw = dict(n=120, d=40, N=60, activation="tanh", target="tanh", eta0=2.0, spectra=(),
+    kw = dict(n=120, d=40, N=60, activation="tanh", teacher="tanh", eta0=2.0, spectra=(),
               k_top=0, lambdas=LAMS, n_test=200, rng=3)
     reuse = one_step(**kw)
     fresh = one_step(**kw, ridge_samples="fresh", n_ridge=90)
@@ -48,7 +48,7 @@ def test_fresh_ridge_bad_input():
 def _one_step_gap(eta0, *, d, seeds, activation="tanh", teacher="tanh", noise=0.1):
     gaps, theory = [], []
     for seed in range(seeds):
-        res = one_step(n=2 * d, d=d, N=3 * d // 2, activation=activation, target=teacher,
+        res = one_step(n=2 * d, d=d, N=3 * d // 2, activation=activation, teacher=teacher,
                        eta0=eta0, noise=noise, spectra=(), k_top=0, lambdas=LAMS,
                        n_test=8 * d, ridge_samples="fresh", rng=seed)
         th = finite_width_risk(res.W1, res.teacher.directions, n=2 * d, lambdas=LAMS,
@@ -109,8 +109,8 @@ def _giant_step(d, seeds, alpha_ridge, on_w1=False):
                                                alpha=0.5, second_layer="constant")
     sim, cond, plain, w1 = [], [], [], []
     for seed in range(seeds):
-        res = one_step(n=n0, d=d, N=N, activation="tanh", target="tanh", eta0=3.0,
-                       alpha=0.5, init="unit", second_layer="constant", spectra=(), k_top=0,
+        res = one_step(n=n0, d=d, N=N, activation="tanh", teacher="tanh", eta0=3.0,
+                       alpha=0.5, first_layer="unit", second_layer="constant", spectra=(), k_top=0,
                        lambdas=lam, n_test=4000, ridge_samples="fresh", n_ridge=n, rng=seed)
         risk = spiked_rf_risk(model, d=d, N=N, n=n, lambdas=lam, rng=100 + seed)
         sim.append(res.ridge.test_error[0])

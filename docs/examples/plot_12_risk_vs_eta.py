@@ -37,7 +37,7 @@ theory = np.empty((seeds, etas.size))
 sim = np.empty((seeds, etas.size))
 for s in range(seeds):
     for j, eta in enumerate(etas):
-        res = one_step(n=n, d=d, N=N, activation=activation, target=teacher, noise=noise,
+        res = one_step(n=n, d=d, N=N, activation=activation, teacher=teacher, noise=noise,
                        eta0=eta, spectra=(), k_top=0, lambdas=lambdas, n_test=4 * n,
                        ridge_samples="fresh", rng=s)
         sim[s, j] = res.ridge.test_error.min()

@@ -45,7 +45,7 @@ for j, alpha in enumerate(alphas):
         risk = spiked_rf_risk(model, d=d, N=N, n=n, lambdas=lambdas, rng=100 + s)
         cond[s, j] = risk.exact_moments.optimal_test_error
         plain[s, j] = risk.plain.optimal_test_error
-        res = one_step(n=n, d=d, N=N, activation=activation, target=teacher, noise=noise,
+        res = one_step(n=n, d=d, N=N, activation=activation, teacher=teacher, noise=noise,
                        eta0=eta0, alpha=alpha, spectra=(), k_top=0, lambdas=lambdas,
                        n_test=4 * n, ridge_samples="fresh", rng=s)
         sim[s, j] = res.ridge.test_error.min()

@@ -63,8 +63,8 @@ for s in range(seeds):
     lin = feature_moments(w.W, w.beta, activation="tanh", teacher="tanh", expansion="linear")
     Ef2 = model.teacher.second_moment
     # simulation: one step, then ridge on alpha d fresh samples for every alpha
-    res = one_step(n=n0, d=d, N=N, activation="tanh", target="tanh", eta0=eta0, alpha=0.5,
-                   init="unit", second_layer="constant", spectra=(), k_top=0, rng=s)
+    res = one_step(n=n0, d=d, N=N, activation="tanh", teacher="tanh", eta0=eta0, alpha=0.5,
+                   first_layer="unit", second_layer="constant", spectra=(), k_top=0, rng=s)
     X_test, y_test = sample_dataset(4000, res.teacher, rng=1000 + s)
     F_test = ck_features(X_test, res.W1, activation="tanh")
     for j, c in enumerate(conv):
