@@ -1,11 +1,16 @@
-"""The floors of the package: layering and an import graph without cycles (issue 10)."""
+"""The floors of the package: layering, an import graph without cycles, documented public
+callables (issue 10)."""
 
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
 import pathlib
+import pkgutil
 
 import spikewise
+import spikewise.spectra
 
 ROOT = pathlib.Path(spikewise.__file__).parent
 
@@ -67,9 +72,8 @@ def test_no_import_cycle_between_modules():
 
 def test_library_modules_import_at_top_level():
     """No function-local import of a spikewise module (they hid cycles); only the plotting
-    and command-line front ends load the package lazily."""
-    # the command-line front ends (demo, sweep and reproduce commands) load the package
-    # lazily so that `spikewise --help` stays fast
+    and command-line front ends (``spikewise demo``, ``sweep`` and ``reproduce``) load the
+    package lazily."""
     lazy_ok = {"spikewise.plot", "spikewise._demo", "spikewise.cli", "spikewise",
                "spikewise._sweep_cli", "spikewise._reproduce"}
     offenders = [
@@ -80,3 +84,39 @@ def test_library_modules_import_at_top_level():
         if not top
     ]
     assert offenders == []
+
+
+def _public_callables(package):
+    """Every public function and public method of a public class named in the ``__all__`` of
+    ``package`` and of its modules (each object once)."""
+    seen = {}
+    modules = [package.__name__] + [
+        m.name for m in pkgutil.walk_packages(package.__path__, prefix=package.__name__ + ".")]
+    for name in modules:
+        module = importlib.import_module(name)
+        for attr in getattr(module, "__all__", ()):
+            obj = getattr(module, attr)
+            if inspect.isclass(obj):
+                for meth_name, meth in vars(obj).items():
+                    if isinstance(meth, classmethod | staticmethod):
+                        meth = meth.__func__
+                    if not meth_name.startswith("_") and inspect.isfunction(meth):
+                        seen.setdefault(id(meth), (f"{name}.{attr}.{meth_name}", meth))
+            elif callable(obj):
+                seen.setdefault(id(obj), (f"{name}.{attr}", obj))
+    return list(seen.values())
+
+
+def test_spectra_public_callables_have_numpydoc_sections():
+    """Issue 10: every public callable of ``spectra/`` documents its Parameters (when it takes
+    any) and its Returns (Yields for a context manager)."""
+    missing = []
+    for qualname, func in _public_callables(spikewise.spectra):
+        doc = inspect.getdoc(func) or ""
+        params = [p for p in inspect.signature(func).parameters if p not in ("self", "cls")]
+        lacks = [" or ".join(sections) for sections, needed in
+                 ((("Parameters",), bool(params)), (("Returns", "Yields"), True))
+                 if needed and not any(f"\n{s}\n---" in doc for s in sections)]
+        if lacks:
+            missing.append(f"{qualname}: {', '.join(lacks)}")
+    assert not missing, "\n".join(missing)

@@ -24,7 +24,7 @@ LAMS = np.array([1e-2, 0.1, 1.0])
 
 
 def test_fresh_ridge_keeps_the_step_and_changes_the_fit():
-    kw = dict(n=120, d=40, N=60, activation="tanh", target="tanh", eta0=2.0, spectra=(),
+    kw = dict(n=120, d=40, N=60, activation="tanh", teacher="tanh", eta0=2.0, spectra=(),
               k_top=0, lambdas=LAMS, n_test=200, rng=3)
     reuse = one_step(**kw)
     fresh = one_step(**kw, ridge_samples="fresh", n_ridge=90)

@@ -199,7 +199,7 @@ def _table_activation(code):
 def test_every_kernel_code_same_in_numpy_and_numba(grid):
     """Every code of ``KERNEL_CODES`` (the activation table) has the same values and first and
     second derivatives in NumPy and in the Numba dispatch; a code the dispatch does not know
-    gives NaN there, so a row added to the table without its Numba branch fails here."""
+    gives NaN."""
     from spikewise.activations import KERNEL_CODES
 
     codes = sorted(c for c in KERNEL_CODES if c >= 0)
@@ -214,3 +214,39 @@ def test_every_kernel_code_same_in_numpy_and_numba(grid):
                                        err_msg=f"code {code} derivative {deriv}")
     unknown = K.act_scalar(max(codes) + 1, np.array([1.0, 0.0]), x[:3], 0)
     assert np.all(np.isnan(unknown))
+
+
+def test_every_table_row_has_a_numba_path():
+    """The dispatch is generated from the table: every code of ``KERNEL_CODES`` has scalar
+    formulas there, and the generated dispatch calls them; nothing else lists the codes."""
+    from spikewise.activations import _BASES, _HERMITE_CODE, _KERNEL_SCALARS, KERNEL_CODES
+
+    codes = sorted(c for c in KERNEL_CODES if c >= 0)
+    assert sorted(_KERNEL_SCALARS) == codes == sorted([b.code for b in _BASES] + [_HERMITE_CODE])
+    for which in ("value", "d1", "d2"):
+        src = K._dispatch_source(codes, which, "f")
+        for code in codes:
+            assert f"if code == {code}:\n        return _formula_{which}_{code}(x, params)" in src
+            assert getattr(K, f"_formula_{which}_{code}") is getattr(_KERNEL_SCALARS[code], which)
+
+
+def test_cache_key_follows_the_table(monkeypatch):
+    """Every cached kernel carries the table fingerprint in its cache key, and the fingerprint
+    changes with any scalar formula (so an edited formula is not served from a stale cache)."""
+    from numba.core.dispatcher import Dispatcher
+
+    from spikewise.activations import _KERNEL_SCALARS, _Scalar
+
+    kernels = [v for v in vars(K).values() if isinstance(v, Dispatcher)]
+    assert {"_base", "_base_d1", "_base_d2", "_act", "_fused_backprop_inplace"} <= {
+        k.py_func.__name__ for k in kernels}
+    assert all(isinstance(k._cache, K._TableKeyedCache) for k in kernels)
+    K.act_scalar(0, np.array([1.0, 0.0]), np.zeros(1))
+    sig = K._act_array.signatures[0]
+    key = K._act_array._cache._index_key(sig, K._act_array.targetctx.codegen())
+    assert key[-1] == K.TABLE_FINGERPRINT == K._table_fingerprint()
+    edited = dict(_KERNEL_SCALARS)
+    tanh = edited[2]
+    edited[2] = _Scalar(tanh.value, tanh.d1, tanh.value)  # a wrong second derivative
+    monkeypatch.setattr(K, "_KERNEL_SCALARS", edited)
+    assert K._table_fingerprint() != K.TABLE_FINGERPRINT

@@ -127,6 +127,31 @@ def test_sizes_ratios_only_and_errors():
         Sizes.from_any(n=4, d=2, N=-1)
 
 
+
+def test_sizes_integers_rounding():
+    """The rounding rule of the simulations (ties to even, clipped at min_*), with n from N
+    computed as psi N / phi (not psi times the rounded d): the rules the sweeps and
+    ``spike_onset_width`` used before they went through Sizes."""
+    assert Sizes.integers(d=10, psi=2.25, phi=0.05) == Sizes(
+        psi=2.2, phi=0.1, n=22, d=10, N=1)  # 22.5 -> 22 (to even); 0.5 -> 0 -> min_N = 1
+    s = Sizes.integers(d=40, n=55, phi=1.25)
+    assert (s.n, s.d, s.N) == (55, 40, 50) and all(isinstance(v, int) for v in (s.n, s.d, s.N))
+    # from N: 0.7 * 15 / 7 = 1.5 -> 2 (to even), while 0.7 * (15 / 7) = 1.4999999999999998 -> 1
+    s = Sizes.integers(N=15.2, psi=0.7, phi=7.0)
+    assert (s.n, s.d, s.N) == (2, 2, 15)
+    rng = np.random.default_rng(0)
+    for N, psi, phi in zip(rng.uniform(2, 5000, 200), rng.uniform(0.1, 4, 200),
+                           rng.uniform(0.1, 4, 200), strict=True):
+        s = Sizes.integers(N=N, psi=psi, phi=phi, min_d=2)
+        Ni = int(round(N))
+        assert (s.n, s.d, s.N) == (max(round(psi * Ni / phi), 1), max(round(Ni / phi), 2), Ni)
+    with pytest.raises(InvalidParameterError, match="'psi' parameter of f is needed for n"):
+        Sizes.integers(d=10, phi=1.0, owner="f")
+    with pytest.raises(InvalidParameterError, match="must include 'd' or 'N'"):
+        Sizes.integers(psi=1.0, phi=1.0)
+    with pytest.raises(InvalidParameterError, match="'phi' parameter"):
+        Sizes.integers(d=10, psi=1.0, phi=-1.0)
+
 def test_step_schedule():
     s = StepSchedule((Step(2.0, 0.25), Step(0.5, 0.0, "reuse")))
     assert s.learning_rates(16) == (learning_rate(2.0, N=16, alpha=0.25), 0.5) == (4.0, 0.5)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from spikewise._validation import InvalidParameterError, check_scalar
+from spikewise.conventions import Sizes
 
 _SWEEP = (0.4, 0.7, 0.9, 1.1, 1.4, 2.0, 3.0)
 
@@ -125,7 +126,8 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
     sigma_star = get_activation(teacher)
     if abs(sigma.mu0) > 1e-10:
         sigma = sigma.centred()
-    n, N = int(round(psi * d)), int(round(phi * d))
+    sizes = Sizes.integers(d=d, psi=psi, phi=phi, owner=owner)
+    n, N = sizes.n, sizes.N
     for name, value, size in (("psi", psi, n), ("phi", phi, N)):
         if size < 10:
             raise InvalidParameterError(
@@ -134,7 +136,7 @@ def run_demo(*, out=".", d=800, psi=2.0, phi=1.5, activation="tanh", teacher="ta
                 f"d = {d}, i.e. {name} >= {9.5 / d:.3g}. Got {value!r} instead."
             )
     path = _resolve_out(out)
-    psi, phi = n / d, N / d
+    psi, phi = sizes.psi, sizes.phi
     start = time.perf_counter()
 
     eta_c_limit = critical_learning_rate(sigma, sigma_star, psi=psi, phi=phi, noise=noise)

@@ -237,6 +237,163 @@ def _central_d2(func, x):
 
 
 # --------------------------------------------------------------------------------------------
+# Scalar formulas of the Numba path
+# --------------------------------------------------------------------------------------------
+# Each kernel code of the table below declares its base function and the first two derivatives
+# as scalar functions ``f(x, params) -> float`` written in the subset of Python that Numba
+# compiles (``math`` only, no NumPy; NaN must propagate, so no ``fastmath``-style shortcuts).
+# They are plain Python here: :mod:`spikewise.spectra._kernels` registers them with Numba and
+# generates its dispatch on the code from the table, so that a new row needs no edit there.
+_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+
+
+def _sc_sigmoid(x):
+    """Logistic function without overflow for either sign of x."""
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _sc_hermite_sum(params, x, deriv):
+    """``sum_k params[2+k] He_k^{(deriv)}(x)`` for deriv in {0, 1, 2}.
+
+    Uses ``He_k' = k He_{k-1}`` and ``He_k'' = k (k-1) He_{k-2}`` with the three-term
+    recurrence ``He_{k+1} = x He_k - k He_{k-1}``: ``h`` holds ``He_j`` for j = 0, 1, ...,
+    and the coefficient of ``He_j`` in the derivative is ``c_{j+deriv} (j+1)...(j+deriv)``.
+    """
+    K = params.shape[0] - 2
+    total = 0.0
+    h_prev = 0.0  # He_{-1} (unused)
+    h = 1.0  # He_0
+    for j in range(K - deriv):
+        k = j + deriv
+        factor = 1.0
+        for m in range(deriv):
+            factor *= k - m
+        total += params[2 + k] * factor * h
+        h_next = x * h - j * h_prev
+        h_prev = h
+        h = h_next
+    return total
+
+
+#: Helpers the scalar formulas call (registered with Numba before the formulas).
+_SCALAR_HELPERS = (_sc_sigmoid, _sc_hermite_sum)
+
+
+def _sc_identity(x, params):
+    return x
+
+
+def _sc_one(x, params):
+    return 1.0 + 0.0 * x  # keeps NaN
+
+
+def _sc_zero(x, params):
+    return 0.0 * x  # keeps NaN
+
+
+def _sc_relu(x, params):
+    return x if x > 0.0 else 0.0 * x
+
+
+def _sc_relu_d1(x, params):
+    return 1.0 if x > 0.0 else 0.0 * x
+
+
+def _sc_tanh(x, params):
+    return math.tanh(x)
+
+
+def _sc_tanh_d1(x, params):
+    t = math.tanh(x)
+    return 1.0 - t * t
+
+
+def _sc_tanh_d2(x, params):
+    t = math.tanh(x)
+    return -2.0 * t * (1.0 - t * t)
+
+
+def _sc_erf(x, params):
+    return math.erf(x)
+
+
+def _sc_erf_d1(x, params):
+    return _TWO_OVER_SQRT_PI * math.exp(-x * x)
+
+
+def _sc_erf_d2(x, params):
+    return -2.0 * x * _TWO_OVER_SQRT_PI * math.exp(-x * x)
+
+
+def _sc_logistic(x, params):
+    return _sc_sigmoid(x)
+
+
+def _sc_logistic_d1(x, params):
+    s = _sc_sigmoid(x)
+    return s * (1.0 - s)
+
+
+def _sc_logistic_d2(x, params):
+    s = _sc_sigmoid(x)
+    return s * (1.0 - s) * (1.0 - 2.0 * s)
+
+
+def _sc_softplus(x, params):
+    if x > 0.0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+def _sc_gelu(x, params):
+    return x * 0.5 * math.erfc(-x * _INV_SQRT_2)
+
+
+def _sc_gelu_d1(x, params):
+    return 0.5 * math.erfc(-x * _INV_SQRT_2) + x * _INV_SQRT_2PI * math.exp(-0.5 * x * x)
+
+
+def _sc_gelu_d2(x, params):
+    return _INV_SQRT_2PI * math.exp(-0.5 * x * x) * (2.0 - x * x)
+
+
+def _sc_sin(x, params):
+    return math.sin(x)
+
+
+def _sc_cos(x, params):
+    return math.cos(x)
+
+
+def _sc_neg_sin(x, params):
+    return -math.sin(x)
+
+
+def _sc_hermite(x, params):
+    return _sc_hermite_sum(params, x, 0)
+
+
+def _sc_hermite_d1(x, params):
+    return _sc_hermite_sum(params, x, 1)
+
+
+def _sc_hermite_d2(x, params):
+    return _sc_hermite_sum(params, x, 2)
+
+
+@dataclass(frozen=True)
+class _Scalar:
+    """The Numba path of one kernel code: scalar base function and its two derivatives."""
+
+    value: Callable
+    d1: Callable
+    d2: Callable
+
+
+# --------------------------------------------------------------------------------------------
 # The Activation class
 # --------------------------------------------------------------------------------------------
 def _symmetry_zeros(mu: np.ndarray, x: np.ndarray, values: np.ndarray, func) -> np.ndarray:
@@ -751,35 +908,45 @@ class _Base:
     d1: Callable
     d2: Callable
     mp_func: Callable
+    numba: _Scalar
     kinks: tuple = ()
     exact_hermite: tuple | None = None
 
 
-#: The one table of base functions. It generates the presets, :data:`KERNEL_CODES` and the
-#: table of the module docstring; the Numba dispatch (``spikewise.spectra._kernels._base``)
-#: implements the same codes, which ``tests/test_activations.py`` checks entry by entry.
+#: The one table of base functions. It generates the presets, :data:`KERNEL_CODES`, the table
+#: of the module docstring and the Numba dispatch of ``spikewise.spectra._kernels`` (from the
+#: ``numba`` scalar formulas): adding an activation is adding a row here.
 _BASES = (
     _Base(0, "linear", "x", r":math:`x`", _linear, _ones, _zeros, _mp_linear,
-          exact_hermite=(0.0, 1.0)),
+          _Scalar(_sc_identity, _sc_one, _sc_zero), exact_hermite=(0.0, 1.0)),
     _Base(1, "relu", "max(x, 0)", r":math:`\max(x, 0)`", _relu, _relu_d1, _zeros, _mp_relu,
-          kinks=(0.0,)),
-    _Base(2, "tanh", "tanh(x)", r":math:`\tanh x`", np.tanh, _tanh_d1, _tanh_d2, mpmath.tanh),
+          _Scalar(_sc_relu, _sc_relu_d1, _sc_zero), kinks=(0.0,)),
+    _Base(2, "tanh", "tanh(x)", r":math:`\tanh x`", np.tanh, _tanh_d1, _tanh_d2, mpmath.tanh,
+          _Scalar(_sc_tanh, _sc_tanh_d1, _sc_tanh_d2)),
     _Base(3, "erf", "erf(x)", r":math:`\operatorname{erf} x`", _sp_erf, _erf_d1, _erf_d2,
-          mpmath.erf),
+          mpmath.erf, _Scalar(_sc_erf, _sc_erf_d1, _sc_erf_d2)),
     _Base(4, "sigmoid", "1 / (1 + exp(-x))", r":math:`1 / (1 + e^{-x})`", _sp_expit,
-          _sigmoid_d1, _sigmoid_d2, _mp_sigmoid),
+          _sigmoid_d1, _sigmoid_d2, _mp_sigmoid,
+          _Scalar(_sc_logistic, _sc_logistic_d1, _sc_logistic_d2)),
     _Base(5, "softplus", "log(1 + exp(x))", r":math:`\log(1 + e^{x})`", _softplus, _sp_expit,
-          _sigmoid_d1, _mp_softplus),
+          _sigmoid_d1, _mp_softplus, _Scalar(_sc_softplus, _sc_logistic, _sc_logistic_d1)),
     _Base(6, "gelu", "x * Phi(x), Phi the normal cdf",
           r":math:`x \Phi(x)`, :math:`\Phi` the normal cdf", _gelu, _gelu_d1, _gelu_d2,
-          _mp_gelu),
-    _Base(7, "sin", "sin(x)", r":math:`\sin x`", np.sin, np.cos, _neg_sin, mpmath.sin),
+          _mp_gelu, _Scalar(_sc_gelu, _sc_gelu_d1, _sc_gelu_d2)),
+    _Base(7, "sin", "sin(x)", r":math:`\sin x`", np.sin, np.cos, _neg_sin, mpmath.sin,
+          _Scalar(_sc_sin, _sc_cos, _sc_neg_sin)),
 )
 _BY_NAME = {b.name: b for b in _BASES}
 #: Code of the Hermite sums (``he1``..``he8``, :func:`hermite_sum`), whose coefficients are
 #: passed to the kernels in ``kernel_params[2:]``.
 _HERMITE_CODE = 8
 _HERMITE_MAX = 8
+
+#: The Numba path of every kernel code, built from the table: ``{code: _Scalar}``.
+_KERNEL_SCALARS = {
+    **{b.code: b.numba for b in _BASES},
+    _HERMITE_CODE: _Scalar(_sc_hermite, _sc_hermite_d1, _sc_hermite_d2),
+}
 
 #: Base functions understood by the Numba kernels: ``sigma(x) = p[0] * base(x) + p[1]``.
 KERNEL_CODES = {

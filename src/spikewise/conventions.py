@@ -117,6 +117,11 @@ def learning_rate(eta0: float, *, N: int, alpha: float = 0.0) -> float:
     alpha : float, default 0
         Exponent (Moniri et al. 2023 use :math:`\alpha \in [0, 1/2)`; the maximal step of
         Dandi et al. 2023 / Cui et al. 2024 is :math:`\alpha = 1/2`).
+
+    Returns
+    -------
+    float
+        :math:`\eta`.
     """
     owner = "learning_rate"
     eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
@@ -220,6 +225,74 @@ class Sizes:
                         "instead."
                     )
         return cls(psi=psi, phi=phi, n=n, d=d, N=N)
+
+    @classmethod
+    def integers(cls, *, d=None, N=None, n=None, psi=None, phi=None, min_n: int = 1,
+                 min_d: int = 1, min_N: int = 1, owner: str = "Sizes") -> Sizes:
+        """Integer sizes for a simulation, from ``d`` or ``N`` and the ratios.
+
+        The rounding is Python's :func:`round` (to the nearest integer, ties to even), each
+        size clipped below at its ``min_*``. From ``d``: ``d = round(d)``, ``n = round(psi d)``,
+        ``N = round(phi d)``. From ``N`` alone (``d`` not given): ``N = round(N)``,
+        ``d = round(N / phi)`` and ``n = round(psi N / phi)``, computed in that order (so
+        that ``n`` does not inherit the rounding of ``d``). A size given directly is kept.
+
+        Parameters
+        ----------
+        d, N : int or float, optional
+            Input dimension, or else the width; one of them is required.
+        n : int, optional
+            Samples, in place of ``psi``.
+        psi, phi : float, optional
+            Ratios ``n/d`` and ``N/d`` (> 0), for the sizes not given.
+        min_n, min_d, min_N : int
+            Smallest value of each size after rounding.
+        owner : str
+            Name of the calling function, for error messages.
+
+        Returns
+        -------
+        Sizes
+            With integer ``n, d, N``; ``psi`` and ``phi`` are the ratios of those integers.
+
+        Raises
+        ------
+        InvalidParameterError
+            Neither ``d`` nor ``N`` is given, a ratio a size needs is missing, or a value is
+            not a positive number.
+
+        Examples
+        --------
+        >>> Sizes.integers(d=100, psi=2.5, phi=0.333)
+        Sizes(psi=2.5, phi=0.33, n=250, d=100, N=33)
+        >>> Sizes.integers(N=401.7, psi=1.0, phi=2.0, min_d=2)
+        Sizes(psi=1.0, phi=2.0, n=201, d=201, N=402)
+        """
+        def ratio(value, name, needed_for):
+            if value is None:
+                raise InvalidParameterError(
+                    f"The {name!r} parameter of {owner} is needed for {needed_for} (not given). "
+                    f"Got {name}=None instead."
+                )
+            return check_scalar(value, name, owner, lower=0.0, lower_inclusive=False)
+
+        if d is not None:
+            d = max(min_d, round(check_scalar(d, "d", owner, lower=0.0, lower_inclusive=False)))
+            if n is None:
+                n = max(min_n, round(ratio(psi, "psi", "n") * d))
+            if N is None:
+                N = max(min_N, round(ratio(phi, "phi", "N") * d))
+        elif N is not None:
+            N = max(min_N, round(check_scalar(N, "N", owner, lower=0.0, lower_inclusive=False)))
+            phi = ratio(phi, "phi", "d")
+            d = max(min_d, round(N / phi))
+            if n is None:
+                n = max(min_n, round(ratio(psi, "psi", "n") * N / phi))
+        else:
+            raise InvalidParameterError(
+                f"The sizes given to {owner} must include 'd' or 'N'. Got neither instead."
+            )
+        return cls.from_any(n=n, d=d, N=N, owner=owner)
 
 
 @dataclass(frozen=True)

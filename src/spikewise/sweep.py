@@ -42,6 +42,7 @@ import numpy as np
 from spikewise._progress import progress_bar, show_progress
 from spikewise._sweep_store import MemoryWriter, ZarrWriter, output_schema
 from spikewise._validation import InvalidParameterError, check_scalar
+from spikewise.conventions import Sizes
 from spikewise.spectra import one_step, thread_limits
 
 __all__ = ["sweep", "SweepError", "Experiment", "EXPERIMENTS", "one_step_summary",
@@ -118,22 +119,17 @@ def one_step_summary(*, d, n=None, N=None, psi=None, phi=None, activation="relu"
         ridge errors are then those of random features and the spike values are 0 and NaN.
     """
     d = check_scalar(d, "d", "one_step_summary", kind="int", lower=1)
-    sizes = {}
     for size, ratio, name, rname in ((n, psi, "n", "psi"), (N, phi, "N", "phi")):
         if (size is None) == (ratio is None):
             raise InvalidParameterError(
                 f"The {name!r} parameter of one_step_summary must be given, or else {rname!r} "
                 f"(exactly one of them). Got {name}={size!r}, {rname}={ratio!r} instead."
             )
-        if size is None:
-            ratio = check_scalar(ratio, rname, "one_step_summary", lower=0.0,
-                                 lower_inclusive=False)
-            size = max(1, round(ratio * d))
-        sizes[name] = size
+    sizes = Sizes.integers(d=d, n=n, N=N, psi=psi, phi=phi, owner="one_step_summary")
     spectra = (spectra,) if isinstance(spectra, str) else tuple(spectra)
     ridge = {} if lambdas is None else {
-        "lambdas": lambdas, "n_test": sizes["n"] if n_test is None else n_test}
-    run = one_step(n=sizes["n"], d=d, N=sizes["N"], activation=activation,
+        "lambdas": lambdas, "n_test": sizes.n if n_test is None else n_test}
+    run = one_step(n=sizes.n, d=d, N=sizes.N, activation=activation,
                    teacher=teacher, noise=noise, eta0=eta0,
                    alpha=alpha, second_layer=second_layer, spectra=spectra,
                    ck_inputs=ck_inputs, orientation=orientation,

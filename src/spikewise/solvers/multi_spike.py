@@ -85,7 +85,7 @@ from spikewise._validation import (
     check_scalar,
     renamed_keywords,
 )
-from spikewise.conventions import learning_rate
+from spikewise.conventions import Sizes, learning_rate
 from spikewise.solvers._spike_common import (
     _a_nodes,
     _check_a,
@@ -796,15 +796,13 @@ def spike_onset_width(
     rtol = check_scalar(rtol, "rtol", owner, lower=1e-8, upper=0.5)
 
     def margin(N):
-        N = int(round(N))
-        n = max(int(round(psi * N / phi)), 1)
-        d = max(int(round(N / phi)), 2)
+        sizes = Sizes.integers(N=N, psi=psi, phi=phi, min_d=2, owner=owner)
         pred = visible_spikes(
             activation,
             teacher,
-            n=n,
-            d=d,
-            N=N,
+            n=sizes.n,
+            d=sizes.d,
+            N=sizes.N,
             eta0=eta0,
             alpha=alpha,
             noise=noise,

@@ -409,6 +409,111 @@ class TwoStepSpikes(_SpikeResult):
         )
 
 
+@dataclass(frozen=True)
+class _FirstStep:
+    """The first step on the teacher grid: residual ``r1`` at initialization, its moments, and
+    the rank-one pre-activation drift ``s0 = c1 z + tau g`` the first gradient adds."""
+
+    r1: np.ndarray
+    e_r1: float
+    mean_r1: float
+    c1: float
+    tau: float
+    s0: np.ndarray
+
+
+def _first_step(act, tg, a_x, a_w, *, n, d, N) -> _FirstStep:
+    f0_mean = math.sqrt(N) * float(np.sum(a_w * a_x)) * float(act.mu0)
+    r1 = tg.y - f0_mean
+    tau2, _ = _tau2(act, tg, n=n, d=d, N=N)
+    e_r1 = float(np.sum(tg.w * r1 * r1)) + float(act.second_moment) / N
+    mean_r1 = float(np.sum(tg.w * r1))
+    tau = math.sqrt(tau2)
+    c1 = float(np.sum(tg.w * tg.z * r1))
+    return _FirstStep(r1=r1, e_r1=e_r1, mean_r1=mean_r1, c1=c1, tau=tau, s0=c1 * tg.z + tau * tg.g)
+
+
+def _second_batch_means(act, one: _FirstStep, a_x, *, eta1, psi, var_d1, batch):
+    """Step 1 seen by the second batch: the Gaussian-smoothed means ``S`` of sigma and ``S1`` of
+    sigma' at the shifted pre-activation, on the (omega, a) grid."""
+    mu1, mu2 = float(act.mu1), float(act.mu2)
+    shift = eta1 * mu1 * np.outer(one.s0, a_x)
+    v1 = eta1**2 * a_x**2 * var_d1 * one.e_r1 / psi
+    scale = np.sqrt((1.0 + 2.0 * eta1 * mu2 * one.mean_r1 * a_x) ** 2 + v1)[None, :]
+    extra = (eta1 * np.outer(one.r1, a_x) / psi, act.d1) if batch == "reuse" else None
+    return _smoothed(act, shift, scale, extra), _smoothed(act.d1, shift, scale, extra)
+
+
+def _low_rank_factor(act, tg, one: _FirstStep, a_x, a_w, fa, *, eta1, eta2, psi, N, batch):
+    """Factor ``C`` of the low-rank part of ``W2 - W0``: rows beta, the first step's noise
+    direction (fresh batch only) and the residual noise, columns the second-layer nodes, so that
+    the outlier strengths are the singular values of ``C``. ``fa`` is the residual times the mean
+    sigma' on the (omega, a) grid."""
+    mu1 = float(act.mu1)
+    w = tg.w
+    ez = (w * tg.z) @ fa  # E[z f_a]
+    eg = (w * tg.g) @ fa  # E[g f_a]
+    sq = np.sqrt(w / psi)[:, None]
+    beta_row = eta1 * mu1 * a_x * one.c1 + eta2 * a_x * ez
+    if batch == "fresh":
+        e1_row = eta1 * mu1 * a_x * one.tau + eta2 * a_x * eg
+        noise_rows = sq * (eta2 * a_x[None, :] * fa)
+        C = np.vstack([beta_row, e1_row, noise_rows])
+    else:
+        t_r = math.sqrt(one.e_r1 / psi)
+        noise_rows = sq * (
+            eta1 * mu1 * a_x[None, :] * one.r1[:, None]
+            + eta2 * a_x[None, :] * (fa + one.r1[:, None] * (eg / t_r)[None, :])
+        )
+        C = np.vstack([beta_row, noise_rows])
+    return C * np.sqrt(N * a_w)[None, :]
+
+
+def _collect_spikes(U, sv, Vt, herm_w, *, bulk, max_spikes, alpha, alpha_2):
+    """The spikes from the SVD ``U diag(sv) Vt`` of the low-rank factor: the strongest of each
+    right Hermite degree (``herm_w``: Hermite values times the square-root node weights), plus
+    any further visible one, at most ``max_spikes``; also the squared right coefficients."""
+    keep = [m for m in range(sv.size) if sv[m] > 1e-10 * max(sv[0], bulk.threshold)]
+    spikes, right, seen = [], [], set()
+    for m in keep:
+        if len(spikes) == max_spikes:
+            break
+        coef = herm_w @ Vt[m]
+        degree = int(np.argmax(coef**2))
+        theta = float(sv[m])
+        if degree in seen and theta <= bulk.threshold:
+            continue  # a weaker hidden component of a degree already listed
+        seen.add(degree)
+        right.append(coef**2)
+        pos, left, _ = bulk.outlier(theta)
+        dir_beta = float(U[0, m] ** 2)
+        spikes.append(
+            TwoStepSpike(
+                degree=degree,
+                strength=theta,
+                threshold=bulk.threshold,
+                edge=bulk.edge,
+                visible=bool(theta > bulk.threshold),
+                position=float(pos),
+                vector_overlap=float(left),
+                beta_overlap=float(left * dir_beta),
+                direction_beta_overlap=dir_beta,
+                # a constant right direction comes from the mean of a^2 (term k = 1)
+                growth_exponent=two_step_growth_exponent(
+                    max(degree - 1, 1 if degree == 0 else 0), alpha, alpha_2
+                ),
+            )
+        )
+    return spikes, right
+
+
+def _absent_terms(act, *, k_max, count):
+    """The terms k <= min(count, 20) whose outlier is absent because ``mu_{k+1}`` vanishes."""
+    n_rule = min(count, 20)
+    mus = np.abs(act.hermite(max(k_max, n_rule + 1)))
+    return tuple(k for k in range(1, n_rule + 1) if mus[k + 1] < 1e-10 * mus.max())
+
+
 @renamed_keywords(sigma="activation", a_init="second_layer", eta0_1="eta0", alpha1="alpha",
                   alpha2="alpha_2")
 def two_step_spikes(
@@ -489,99 +594,37 @@ def two_step_spikes(
     eta1 = learning_rate(eta0, N=N, alpha=alpha)
     eta2 = learning_rate(eta0_2, N=N, alpha=alpha_2)
     psi = Sizes.from_any(n=n, d=d, N=N, owner=owner).psi
-    mu1, mu2 = float(act.mu1), float(act.mu2)
     var_d1 = _var_d1(act)
 
     tg = _teacher_grid(tch, noise, n_quad, 6)
     a_x, a_w = _a_nodes(second_layer, N, n_quad, _check_a(a, N, owner))
-    f0_mean = math.sqrt(N) * float(np.sum(a_w * a_x)) * float(act.mu0)
-    r1 = tg.y - f0_mean
-    tau2, _ = _tau2(act, tg, n=n, d=d, N=N)
-    e_r1 = float(np.sum(tg.w * r1 * r1)) + float(act.second_moment) / N
-    mean_r1 = float(np.sum(tg.w * r1))
-    tau = math.sqrt(tau2)
-    c1 = float(np.sum(tg.w * tg.z * r1))
-    s0 = c1 * tg.z + tau * tg.g
-
-    # step 1 seen by the second batch: mean of sigma and sigma' at the shifted pre-activation
-    shift = eta1 * mu1 * np.outer(s0, a_x)
-    v1 = eta1**2 * a_x**2 * var_d1 * e_r1 / psi
-    scale = np.sqrt((1.0 + 2.0 * eta1 * mu2 * mean_r1 * a_x) ** 2 + v1)[None, :]
-    extra = (eta1 * np.outer(r1, a_x) / psi, act.d1) if batch == "reuse" else None
-    S = _smoothed(act, shift, scale, extra)
-    S1 = _smoothed(act.d1, shift, scale, extra)
-    f1 = math.sqrt(N) * (S @ (a_w * a_x))
-    r2 = tg.y - f1
-    fa = r2[:, None] * S1  # (omega, a): residual times mean sigma'
-
-    w = tg.w
-    ez = (w * tg.z) @ fa  # E[z f_a]
-    eg = (w * tg.g) @ fa  # E[g f_a]
-    sq = np.sqrt(w / psi)[:, None]
-    beta_row = eta1 * mu1 * a_x * c1 + eta2 * a_x * ez
-    if batch == "fresh":
-        e1_row = eta1 * mu1 * a_x * tau + eta2 * a_x * eg
-        noise_rows = sq * (eta2 * a_x[None, :] * fa)
-        C = np.vstack([beta_row, e1_row, noise_rows])
-    else:
-        t_r = math.sqrt(e_r1 / psi)
-        noise_rows = sq * (
-            eta1 * mu1 * a_x[None, :] * r1[:, None]
-            + eta2 * a_x[None, :] * (fa + r1[:, None] * (eg / t_r)[None, :])
-        )
-        C = np.vstack([beta_row, noise_rows])
-    C = C * np.sqrt(N * a_w)[None, :]
-    U, sv, Vt = np.linalg.svd(C, full_matrices=False)
-
-    # bulk: W0 plus the non-rank-one part of both gradients (column variances 1 + v(a))
-    e_r2 = float(np.sum(w * r2 * r2))
-    bulk = _weight_bulk(
-        second_layer, N=N, d=d, coef=(eta1**2 * var_d1 * e_r1 + eta2**2 * var_d1 * e_r2) / psi
+    one = _first_step(act, tg, a_x, a_w, n=n, d=d, N=N)
+    S, S1 = _second_batch_means(act, one, a_x, eta1=eta1, psi=psi, var_d1=var_d1, batch=batch)
+    r2 = tg.y - math.sqrt(N) * (S @ (a_w * a_x))
+    U, sv, Vt = np.linalg.svd(
+        _low_rank_factor(act, tg, one, a_x, a_w, r2[:, None] * S1, eta1=eta1, eta2=eta2,
+                         psi=psi, N=N, batch=batch),
+        full_matrices=False,
     )
 
-    herm = _hermite_matrix(a_x * math.sqrt(N), k_max)
-    keep = [m for m in range(sv.size) if sv[m] > 1e-10 * max(sv[0], bulk.threshold)]
-    spikes, right, seen = [], [], set()
-    for m in keep:
-        if len(spikes) == max_spikes:
-            break
-        coef = (herm * np.sqrt(a_w)[None, :]) @ Vt[m]
-        degree = int(np.argmax(coef**2))
-        theta = float(sv[m])
-        if degree in seen and theta <= bulk.threshold:
-            continue  # a weaker hidden component of a degree already listed
-        seen.add(degree)
-        right.append(coef**2)
-        pos, left, _ = bulk.outlier(theta)
-        dir_beta = float(U[0, m] ** 2)
-        spikes.append(
-            TwoStepSpike(
-                degree=degree,
-                strength=theta,
-                threshold=bulk.threshold,
-                edge=bulk.edge,
-                visible=bool(theta > bulk.threshold),
-                position=float(pos),
-                vector_overlap=float(left),
-                beta_overlap=float(left * dir_beta),
-                direction_beta_overlap=dir_beta,
-                # a constant right direction comes from the mean of a^2 (term k = 1)
-                growth_exponent=two_step_growth_exponent(
-                    max(degree - 1, 1 if degree == 0 else 0), alpha, alpha_2
-                ),
-            )
-        )
+    # bulk: W0 plus the non-rank-one part of both gradients (column variances 1 + v(a))
+    e_r2 = float(np.sum(tg.w * r2 * r2))
+    bulk = _weight_bulk(
+        second_layer, N=N, d=d, coef=(eta1**2 * var_d1 * one.e_r1 + eta2**2 * var_d1 * e_r2) / psi
+    )
+    spikes, right = _collect_spikes(
+        U, sv, Vt, _hermite_matrix(a_x * math.sqrt(N), k_max) * np.sqrt(a_w)[None, :],
+        bulk=bulk, max_spikes=max_spikes, alpha=alpha, alpha_2=alpha_2,
+    )
     a_strength = max([sp.strength for sp in spikes if sp.degree == 1], default=0.0)
-    mean_slope = w @ S1  # E sigma' of each neuron type on the second batch
+    mean_slope = tg.w @ S1  # E sigma' of each neuron type on the second batch
     label = _label_outliers(
         tch, noise, n=n, d=d, bulk=bulk, var_d1=var_d1,
         mean_d1_2=float(N * np.sum(a_w * a_x**2 * mean_slope**2)),
         eta=math.hypot(eta2, eta1 if batch == "reuse" else 0.0), a_strength=a_strength,
     )
     count = two_step_outlier_count(alpha, alpha_2)
-    n_rule = min(count, 20)  # terms checked for a vanishing (k+1) mu_{k+1}
-    mus = np.abs(act.hermite(max(k_max, n_rule + 1)))
-    absent = tuple(k for k in range(1, n_rule + 1) if mus[k + 1] < 1e-10 * mus.max())
+    absent = _absent_terms(act, k_max=k_max, count=count)
     return TwoStepSpikes(
         spikes=tuple(spikes),
         asymptotic_count=count,

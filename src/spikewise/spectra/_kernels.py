@@ -11,6 +11,15 @@ with the base codes of the table ``spikewise.activations.KERNEL_CODES``: 0 linea
 ``sum_k params[2 + k] He_k(x)`` (probabilists' Hermite polynomials).
 Code -1 (a user callable) has no Numba path; callers fall back to chunked NumPy.
 
+The dispatch on the code (``_base``, ``_base_d1``, ``_base_d2``) is not written here: it is
+generated at import from the activation table (``spikewise.activations._BASES``, whose rows
+carry the scalar formulas of the value and of both derivatives in the Numba subset of Python),
+as a chain of ``if code == k`` calling those formulas, and an unknown code gives NaN. Adding an
+activation is one row in that table. Because the formulas are inlined into every kernel but
+live in another file, the on-disk cache key of every kernel here includes a fingerprint of the
+table's formulas (:data:`TABLE_FINGERPRINT`), so a changed formula recompiles instead of being
+served stale.
+
 Kernels are compiled with ``cache=True`` and never with ``fastmath`` (NaN/inf must
 propagate). Parallel loops run over independent rows and every row is reduced in a fixed
 order, so results are bitwise identical whatever the number of Numba threads. No kernel
@@ -19,130 +28,69 @@ draws random numbers.
 
 from __future__ import annotations
 
-import math
+import hashlib
+import inspect
+import math  # noqa: F401 (the generated dispatch returns math.nan)
 
 import numpy as np
 from numba import njit, prange
+from numba.core.caching import FunctionCache
+from numba.core.dispatcher import Dispatcher
+from numba.extending import register_jitable
+
+from spikewise.activations import _KERNEL_SCALARS, _SCALAR_HELPERS
 
 __all__ = [
     "act_scalar",
 ]
 
-_INV_SQRT_2 = 1.0 / math.sqrt(2.0)
-_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
-
-
 # ----------------------------------------------------------------------------------------
-# scalar activation functions
+# scalar activation functions: the dispatch on the code, generated from the activation table
 # ----------------------------------------------------------------------------------------
-@njit(cache=True)
-def _sigmoid(x):
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+for _helper in _SCALAR_HELPERS:
+    register_jitable(_helper)
+_FORMULAS = {}  # name in this module -> scalar formula of the table
+for _code, _scalar in sorted(_KERNEL_SCALARS.items()):
+    for _which in ("value", "d1", "d2"):
+        _FORMULAS[f"_formula_{_which}_{_code}"] = register_jitable(getattr(_scalar, _which))
+globals().update(_FORMULAS)
 
 
-@njit(cache=True)
-def _hermite_sum(params, x, deriv):
-    """``sum_k params[2+k] He_k^{(deriv)}(x)`` for deriv in {0, 1, 2}.
-
-    Uses ``He_k' = k He_{k-1}`` and ``He_k'' = k (k-1) He_{k-2}`` with the three-term
-    recurrence ``He_{k+1} = x He_k - k He_{k-1}``.
-    """
-    K = params.shape[0] - 2
-    total = 0.0
-    h_prev = 0.0  # He_{-1} (unused)
-    h = 1.0  # He_0
-    # h_j holds He_j for j = 0, 1, ...; coefficient of He_{j} in the derivative sum is
-    # c_{j + deriv} * (j+1)...(j+deriv)
-    for j in range(K - deriv):
-        k = j + deriv
-        factor = 1.0
-        for m in range(deriv):
-            factor *= k - m
-        total += params[2 + k] * factor * h
-        h_next = x * h - j * h_prev
-        h_prev = h
-        h = h_next
-    return total
+def _dispatch_source(codes, which: str, name: str) -> str:
+    """Source of ``name(code, params, x)``: a chain of ``if code == k`` over the table's codes,
+    each calling that code's scalar formula ``which`` ("value", "d1" or "d2"); NaN otherwise."""
+    lines = [f"def {name}(code, params, x):"]
+    for code in codes:
+        lines += [f"    if code == {code}:", f"        return _formula_{which}_{code}(x, params)"]
+    lines.append("    return math.nan")
+    return "\n".join(lines) + "\n"
 
 
-@njit(cache=True)
-def _base(code, params, x):
-    if code == 0:
-        return x
-    elif code == 1:
-        return x if x > 0.0 else 0.0 * x  # keeps NaN
-    elif code == 2:
-        return math.tanh(x)
-    elif code == 3:
-        return math.erf(x)
-    elif code == 4:
-        return _sigmoid(x)
-    elif code == 5:
-        if x > 0.0:
-            return x + math.log1p(math.exp(-x))
-        return math.log1p(math.exp(x))
-    elif code == 6:
-        return x * 0.5 * math.erfc(-x * _INV_SQRT_2)
-    elif code == 7:
-        return math.sin(x)
-    elif code == 8:
-        return _hermite_sum(params, x, 0)
-    return math.nan
+def _table_fingerprint() -> str:
+    """SHA-256 of the source of every scalar formula and helper of the table, by code."""
+    digest = hashlib.sha256()
+    for helper in _SCALAR_HELPERS:
+        digest.update(inspect.getsource(helper).encode())
+    for code, scalar in sorted(_KERNEL_SCALARS.items()):
+        digest.update(str(code).encode())
+        for which in ("value", "d1", "d2"):
+            digest.update(inspect.getsource(getattr(scalar, which)).encode())
+    return digest.hexdigest()
 
 
-@njit(cache=True)
-def _base_d1(code, params, x):
-    if code == 0:
-        return 1.0 + 0.0 * x
-    elif code == 1:
-        if x > 0.0:
-            return 1.0
-        return 0.0 * x
-    elif code == 2:
-        t = math.tanh(x)
-        return 1.0 - t * t
-    elif code == 3:
-        return _TWO_OVER_SQRT_PI * math.exp(-x * x)
-    elif code == 4:
-        s = _sigmoid(x)
-        return s * (1.0 - s)
-    elif code == 5:
-        return _sigmoid(x)
-    elif code == 6:
-        return 0.5 * math.erfc(-x * _INV_SQRT_2) + x * _INV_SQRT_2PI * math.exp(-0.5 * x * x)
-    elif code == 7:
-        return math.cos(x)
-    elif code == 8:
-        return _hermite_sum(params, x, 1)
-    return math.nan
+def _compile_dispatch(which: str, name: str):
+    """Compile the generated dispatch into this module, under this file's name (so that Numba
+    finds a cache locator for it and its formulas resolve as module globals)."""
+    exec(compile(_dispatch_source(sorted(_KERNEL_SCALARS), which, name), __file__, "exec"),
+         globals())
+    return njit(cache=True)(globals()[name])
 
 
-@njit(cache=True)
-def _base_d2(code, params, x):
-    if code == 0 or code == 1:
-        return 0.0 * x
-    elif code == 2:
-        t = math.tanh(x)
-        return -2.0 * t * (1.0 - t * t)
-    elif code == 3:
-        return -2.0 * x * _TWO_OVER_SQRT_PI * math.exp(-x * x)
-    elif code == 4 or code == 5:
-        s = _sigmoid(x)
-        d = s * (1.0 - s)
-        if code == 4:
-            return d * (1.0 - 2.0 * s)
-        return d
-    elif code == 6:
-        return _INV_SQRT_2PI * math.exp(-0.5 * x * x) * (2.0 - x * x)
-    elif code == 7:
-        return -math.sin(x)
-    elif code == 8:
-        return _hermite_sum(params, x, 2)
-    return math.nan
+#: Fingerprint of the activation table, part of the cache key of every kernel below.
+TABLE_FINGERPRINT = _table_fingerprint()
+_base = _compile_dispatch("value", "_base")
+_base_d1 = _compile_dispatch("d1", "_base_d1")
+_base_d2 = _compile_dispatch("d2", "_base_d2")
 
 
 @njit(cache=True)
@@ -177,7 +125,24 @@ def _act_array(code, params, x, deriv, out):
 
 
 def act_scalar(code: int, params: np.ndarray, x, deriv: int = 0) -> np.ndarray:
-    """Evaluate the Numba activation (or a derivative) on an array, for checks and tests."""
+    """Evaluate the Numba activation (or a derivative) on an array, for checks and tests.
+
+    Parameters
+    ----------
+    code : int
+        Kernel code of the activation table (``KERNEL_CODES``).
+    params : ndarray of float64
+        ``sigma(x) = params[0] * base(x) + params[1]`` (Hermite coefficients after, code 8).
+    x : array_like of float
+        Points (flattened).
+    deriv : {0, 1, 2}
+        sigma, sigma' or sigma''.
+
+    Returns
+    -------
+    ndarray of float64 of shape (x.size,)
+        NaN for a code the table does not have.
+    """
     x = np.ascontiguousarray(x, dtype=np.float64).ravel()
     out = np.empty_like(x)
     return _act_array(int(code), np.ascontiguousarray(params, dtype=np.float64), x, deriv, out)
@@ -321,3 +286,22 @@ def _stieltjes_empirical(values, z, out):
             s += 1.0 / (values[i] - zq)
         out[q] = s / m
     return out
+
+
+# ----------------------------------------------------------------------------------------
+# cache keys
+# ----------------------------------------------------------------------------------------
+class _TableKeyedCache(FunctionCache):
+    """Numba's on-disk cache, with the activation table's fingerprint in the key.
+
+    Numba invalidates a cached kernel when the source file of *its own* function changes; the
+    scalar formulas inlined into every kernel here live in :mod:`spikewise.activations`, so
+    without this key a changed formula would keep being served from a stale cache.
+    """
+
+    def _index_key(self, sig, codegen):
+        return (*super()._index_key(sig, codegen), TABLE_FINGERPRINT)
+
+
+for _kernel in [v for v in globals().values() if isinstance(v, Dispatcher)]:
+    _kernel._cache = _TableKeyedCache(_kernel.py_func)

@@ -59,7 +59,20 @@ def thread_limits(n_threads=None, *, owner="spikewise.spectra"):
 
 
 def gram(A: np.ndarray, *, side: str = "cols", scale: float = 1.0) -> np.ndarray:
-    """``scale * A^T A`` (side "cols") or ``scale * A A^T`` (side "rows"), by BLAS ``syrk``."""
+    """``scale * A^T A`` (side "cols") or ``scale * A A^T`` (side "rows"), by BLAS ``syrk``.
+
+    Parameters
+    ----------
+    A : ndarray of shape (p, q)
+    side : {"cols", "rows"}
+        Gram of the columns (q x q) or of the rows (p x p).
+    scale : float
+        Factor applied in place, in A's dtype.
+
+    Returns
+    -------
+    ndarray of shape (q, q) or (p, p)
+    """
     G = A.T @ A if side == "cols" else A @ A.T
     if scale != 1.0:
         G *= G.dtype.type(scale)
@@ -70,8 +83,23 @@ def eigh_top(S: np.ndarray, k: int = 0, *, overwrite: bool = False):
     """All eigenvalues (ascending) of a symmetric S and its top-``k`` eigenvectors.
 
     One tridiagonal reduction (LAPACK ``?sytrd``, blocked) serves both; the cost equals that
-    of ``eigvalsh``. Returns ``(values, vectors)`` with ``vectors`` of shape (m, k) ordered
-    by decreasing eigenvalue (``None`` when k == 0).
+    of ``eigvalsh``.
+
+    Parameters
+    ----------
+    S : ndarray of shape (m, m)
+        Symmetric.
+    k : int
+        Number of top eigenvectors wanted (0: none).
+    overwrite : bool
+        Whether ``S`` may be overwritten.
+
+    Returns
+    -------
+    values : ndarray of shape (m,)
+        Ascending.
+    vectors : ndarray of shape (m, k) or None
+        By decreasing eigenvalue; ``None`` when ``k == 0``.
     """
     m = S.shape[0]
     if m == 0:
@@ -112,7 +140,22 @@ def gram_spectrum(A: np.ndarray, *, side: str, scale: float = 1.0, k: int = 0):
     requested Gram (columns, decreasing eigenvalue), mapped from the smaller one through
     ``A`` when needed.
 
-    Returns ``(values ascending, vectors or None)``.
+    Parameters
+    ----------
+    A : ndarray of shape (p, q)
+    side : {"cols", "rows"}
+        ``A^T A`` (q x q) or ``A A^T`` (p x p).
+    scale : float
+        Factor of the Gram.
+    k : int
+        Number of top eigenvectors wanted (0: none).
+
+    Returns
+    -------
+    values : ndarray
+        All eigenvalues, ascending.
+    vectors : ndarray of shape (q or p, k) or None
+        By decreasing eigenvalue; ``None`` when ``k == 0``.
     """
     n_rows, n_cols = A.shape
     want = n_cols if side == "cols" else n_rows

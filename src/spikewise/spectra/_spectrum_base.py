@@ -1,10 +1,8 @@
-"""The frozen :class:`Spectrum` result (empirical eigen- or singular values, labelled) and
-the Tracy–Widom margin it uses to call outliers.
+"""The frozen :class:`Spectrum` result (values of one matrix and what is read off them).
 
-Kept apart from :mod:`spikewise.spectra.spectrum` (the dense and top-k computations) so that
-:mod:`spikewise.spectra.matrix_free` can subclass :class:`Spectrum` while the spectrum
-functions dispatch to it, without an import cycle. Both names are re-exported from
-:mod:`spikewise.spectra.spectrum` and :mod:`spikewise.spectra`.
+A module of its own so that :mod:`.matrix_free` (whose :class:`DensitySpectrum` subclasses it)
+and :mod:`.spectrum` (which dispatches to :mod:`.matrix_free`) import it without a cycle; both
+names are re-exported by :mod:`spikewise.spectra.spectrum` and :mod:`spikewise.spectra`.
 """
 
 from __future__ import annotations

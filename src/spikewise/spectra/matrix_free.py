@@ -162,6 +162,15 @@ class DensitySpectrum(Spectrum):
         """Each probe's estimate of the distribution function at ``x``: shape ``(p,) + x.shape``.
 
         Includes the exact zeros and top values (the same in every probe).
+
+        Parameters
+        ----------
+        x : array_like of float
+            Points (no NaN).
+
+        Returns
+        -------
+        ndarray of shape (p,) + x.shape
         """
         x = self._check_x(x, "DensitySpectrum.probe_cdfs")
         flat = x.ravel()
@@ -178,11 +187,36 @@ class DensitySpectrum(Spectrum):
         return out.reshape((self.n_probes,) + x.shape)
 
     def cdf(self, x):
-        """The estimated distribution function (mean over probes)."""
+        """The estimated distribution function (mean over probes).
+
+        Parameters
+        ----------
+        x : array_like of float
+            Points (no NaN).
+
+        Returns
+        -------
+        ndarray of the shape of x
+        """
         return self.probe_cdfs(x).mean(axis=0)
 
     def cdf_se(self, x):
-        """Standard error of :meth:`cdf` across the probes (``std / sqrt(p)``)."""
+        """Standard error of :meth:`cdf` across the probes (``std / sqrt(p)``).
+
+        Parameters
+        ----------
+        x : array_like of float
+            Points (no NaN).
+
+        Returns
+        -------
+        ndarray of the shape of x
+
+        Raises
+        ------
+        InvalidParameterError
+            With fewer than 2 probes.
+        """
         p = self.n_probes
         if p < 2:
             raise InvalidParameterError("DensitySpectrum.cdf_se needs at least 2 probes.")
@@ -203,6 +237,20 @@ class DensitySpectrum(Spectrum):
 
         A bin ``(e_i, e_{i+1}]`` gets the mass ``F(e_{i+1}) - F(e_i)`` (the first bin also
         the mass at ``e_0``); ``density=True`` divides by the bin width.
+
+        Parameters
+        ----------
+        bins : int, default 50
+            Number of equal bins.
+        range : (float, float), optional
+            Limits of the bins; default all the estimated mass (outer knots, zeros, top values).
+        density : bool, default True
+            Heights as densities (mass / bin width), else masses.
+
+        Returns
+        -------
+        heights : ndarray of shape (p, bins)
+        edges : ndarray of shape (bins + 1,)
         """
         edges = self._edges(bins, range, "DensitySpectrum.probe_histograms")
         F = self.probe_cdfs(edges)
@@ -215,12 +263,38 @@ class DensitySpectrum(Spectrum):
         """The estimated histogram ``(heights, edges)`` (mean of :meth:`probe_histograms`).
 
         ``density=False`` gives the estimated *fraction* of values per bin (not counts).
+
+        Parameters
+        ----------
+        bins, range, density
+            As in :meth:`probe_histograms`.
+
+        Returns
+        -------
+        heights : ndarray of shape (bins,)
+        edges : ndarray of shape (bins + 1,)
         """
         h, edges = self.probe_histograms(bins, range=range, density=density)
         return h.mean(axis=0), edges
 
     def histogram_se(self, bins: int = 50, *, range=None, density: bool = True):
-        """Standard errors ``(se, edges)`` of :meth:`histogram` across the probes."""
+        """Standard errors ``(se, edges)`` of :meth:`histogram` across the probes.
+
+        Parameters
+        ----------
+        bins, range, density
+            As in :meth:`probe_histograms`.
+
+        Returns
+        -------
+        se : ndarray of shape (bins,)
+        edges : ndarray of shape (bins + 1,)
+
+        Raises
+        ------
+        InvalidParameterError
+            With fewer than 2 probes.
+        """
         if self.n_probes < 2:
             raise InvalidParameterError("DensitySpectrum.histogram_se needs at least 2 probes.")
         h, edges = self.probe_histograms(bins, range=range, density=density)
@@ -231,6 +305,21 @@ class DensitySpectrum(Spectrum):
 
         Mean +- ``t_{p-1}((1 + level) / 2)`` standard errors (Student t with ``p - 1``
         degrees of freedom for ``p`` probes), clipped at 0.
+
+        Parameters
+        ----------
+        bins : int, default 50
+            Number of equal bins.
+        range : (float, float), optional
+            Limits of the bins, as in :meth:`histogram`.
+        level : float, default 0.95
+            Confidence level, in (0, 1).
+
+        Returns
+        -------
+        lower, upper : ndarray of shape (bins,)
+            Limits of the band (densities).
+        edges : ndarray of shape (bins + 1,)
         """
         level = check_scalar(level, "level", "DensitySpectrum.confidence_band", lower=0.0,
                              upper=1.0, lower_inclusive=False, upper_inclusive=False)
@@ -248,6 +337,20 @@ class DensitySpectrum(Spectrum):
         of the bulk, i.e. without the exact top values, and over the law's support when it
         has one), so this is ``int |h_hat - h_other|`` of the
         two histograms drawn with these bins, plus the masses each puts outside ``range``.
+
+        Parameters
+        ----------
+        other : object with a ``cdf`` method
+            The law or spectrum compared with.
+        bins : int, default 100
+            Number of equal bins.
+        range : (float, float), optional
+            Limits of the bins (default above).
+
+        Returns
+        -------
+        float
+            In [0, 2].
         """
         owner = "DensitySpectrum.l1"
         if not callable(getattr(other, "cdf", None)):
@@ -270,7 +373,12 @@ class DensitySpectrum(Spectrum):
     def to_xarray(self):
         """An ``xarray.Dataset``: the quantile ``values`` (dim ``index``), the quadrature
         ``nodes``/``weights`` (dims ``probe``, ``step``), ``exact`` (dim ``probe``) and the
-        ``top_values`` (dim ``top``)."""
+        ``top_values`` (dim ``top``).
+
+        Returns
+        -------
+        xarray.Dataset
+        """
         try:
             import xarray as xr
         except ImportError as exc:  # pragma: no cover - optional dependency

@@ -1,7 +1,7 @@
-"""Dense, top-k and matrix-free spectral computations returning a :class:`Spectrum`.
+"""Dense / top-k spectral computations, returning the frozen :class:`Spectrum` result.
 
-:class:`Spectrum` itself (and :func:`tracy_widom_margin`) live in
-:mod:`spikewise.spectra._spectrum_base` and are re-exported here.
+(:class:`Spectrum` and :func:`tracy_widom_margin` are defined in :mod:`._spectrum_base` and
+re-exported here; ``method="matrix_free"`` dispatches to :mod:`.matrix_free`.)
 
 Dense spectra go through the smaller Gram matrix (``sqrt(eigvalsh(A A^T))`` for singular
 values, faster than ``svdvals``; timings in ``docs/architecture.rst``); only when outliers alone
