@@ -26,7 +26,7 @@ from spikewise.spectra.steps import (
 
 def _problem(n=60, d=20, N=30, seed=0, target="tanh", noise=0.1):
     rng = np.random.default_rng(seed)
-    teacher = make_teacher(d, target=target, noise=noise, rng=rng)
+    teacher = make_teacher(d, teacher=target, noise=noise, rng=rng)
     X, y = sample_dataset(n, teacher, rng=rng)
     W = init_first_layer(d, N, rng=rng)
     a = init_second_layer(N, rng=rng)
@@ -125,23 +125,23 @@ def test_sampling_shapes_scales_and_dtype():
     W = init_first_layer(400, 300, rng=rng)
     assert W.shape == (400, 300)
     assert np.var(W) * 400 == pytest.approx(1.0, rel=0.02)
-    Wu = init_first_layer(40, 30, init="unit", rng=rng)
+    Wu = init_first_layer(40, 30, first_layer="unit", rng=rng)
     np.testing.assert_allclose(np.linalg.norm(Wu, axis=0), 1.0, rtol=1e-14)
     for kind in ("gaussian", "rademacher", "constant"):
-        a = init_second_layer(500, kind=kind, rng=rng)
+        a = init_second_layer(500, second_layer=kind, rng=rng)
         assert np.sum(a**2) == pytest.approx(1.0, rel=0.2)
-    assert np.all(init_second_layer(4, kind="constant") == 0.5)
-    assert set(np.unique(init_second_layer(50, kind="rademacher", rng=1) * np.sqrt(50))) <= {
-        -1.0, 1.0}
+    assert np.all(init_second_layer(4, second_layer="constant") == 0.5)
+    a_pm = init_second_layer(50, second_layer="rademacher", rng=1)
+    assert set(np.unique(a_pm * np.sqrt(50))) <= {-1.0, 1.0}
     X64 = sample_inputs(5, 3, rng=3)
     X32 = sample_inputs(5, 3, rng=3, dtype="float32")
     assert X32.dtype == np.float32 and np.array_equal(X32, X64.astype(np.float32))
-    t = make_teacher(30, target=["he1", "he2"], n_index=2, rng=2)
+    t = make_teacher(30, teacher=["he1", "he2"], n_index=2, rng=2)
     np.testing.assert_allclose(t.directions.T @ t.directions, np.eye(2), atol=1e-14)
     X = sample_inputs(10, 30, rng=4)
     z = X @ t.directions
     np.testing.assert_allclose(t.clean(X), z[:, 0] + z[:, 1] ** 2 - 1, rtol=1e-12)
-    tc = make_teacher(30, target=lambda Z: Z[:, 0] * Z[:, 1], n_index=2, rng=2)
+    tc = make_teacher(30, teacher=lambda Z: Z[:, 0] * Z[:, 1], n_index=2, rng=2)
     np.testing.assert_allclose(tc.clean(X), z[:, 0] * z[:, 1], rtol=1e-12)
     b = np.zeros(30)
     b[3] = 2.0
@@ -191,10 +191,10 @@ def test_bad_inputs():
         lambda: sample_inputs(0, 3),
         lambda: sample_inputs(3, -1),
         lambda: init_first_layer(3, 0),
-        lambda: init_first_layer(3, 2, init="orthogonal"),
-        lambda: init_second_layer(3, kind="ones"),
-        lambda: make_teacher(5, target="nope"),
-        lambda: make_teacher(5, target=["he1"], n_index=2),
+        lambda: init_first_layer(3, 2, first_layer="orthogonal"),
+        lambda: init_second_layer(3, second_layer="ones"),
+        lambda: make_teacher(5, teacher="nope"),
+        lambda: make_teacher(5, teacher=["he1"], n_index=2),
         lambda: make_teacher(5, noise=-0.1),
         lambda: sample_dataset(3, "teacher"),
     ]

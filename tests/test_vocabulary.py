@@ -103,6 +103,23 @@ def test_experiment_old_names_same_arrays():
     assert new.params["teacher"] == "tanh" and new.params["first_layer"] == "unit"
 
 
+@pytest.mark.parametrize(
+    "func, args, new_kw, old_kw, value",
+    [(make_teacher, (20,), "teacher", "target", "tanh"),
+     (init_first_layer, (20, 15), "first_layer", "init", "unit"),
+     (init_second_layer, (15,), "second_layer", "kind", "rademacher")],
+)
+def test_sampling_old_names_same_draws(func, args, new_kw, old_kw, value):
+    new = func(*args, **{new_kw: value}, rng=4)
+    with pytest.warns(DeprecationWarning, match=f"'{old_kw}' parameter"):
+        old = func(*args, **{old_kw: value}, rng=4)
+    if func is make_teacher:
+        np.testing.assert_array_equal(new.directions, old.directions)
+        assert new.params == old.params and new.params["teacher"] == "tanh"
+    else:
+        np.testing.assert_array_equal(new, old)
+
+
 # --------------------------------------------------------------------------------------------
 # Sizes and schedules
 # --------------------------------------------------------------------------------------------
@@ -197,7 +214,7 @@ def test_three_steps_match_successive_gradient_steps():
     assert sorted(r.spectra) == ["W0", "W1", "W2", "W3", "ck0", "ck1", "ck2", "ck3"]
     assert r.params["batch"] == "reuse" and r.params["batch_3"] == "fresh"
     gen = np.random.default_rng(np.random.SeedSequence(11))
-    teacher = make_teacher(SMALL["d"], target="relu", noise=0.1, rng=gen)
+    teacher = make_teacher(SMALL["d"], teacher="relu", noise=0.1, rng=gen)
     X, y = sample_dataset(SMALL["n"], teacher, rng=gen)
     W = init_first_layer(SMALL["d"], SMALL["N"], rng=gen)
     a = init_second_layer(SMALL["N"], rng=gen)

@@ -43,7 +43,7 @@ theory = random_features_risk(lambdas, psi=psi, phi=phis, activation=activation,
 sim = np.empty((seeds, phi_sim.size, lambdas.size))
 for s in range(seeds):
     rng = np.random.default_rng(s)
-    t = make_teacher(d, target=teacher, noise=noise, rng=rng)
+    t = make_teacher(d, teacher=teacher, noise=noise, rng=rng)
     X, y = sample_dataset(n, t, rng=rng)
     X_test, y_test = sample_dataset(4 * n, t, rng=rng)
     for j, phi in enumerate(phi_sim):

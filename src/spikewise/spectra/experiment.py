@@ -566,10 +566,10 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
             progress_bar(show, total=n_steps + 2, desc=owner, unit="stage") as bar:
         _mark(None)
         bar.set_postfix_str("sample")
-        teacher = make_teacher(d, target=teacher, n_index=o.n_index, noise=o.noise, rng=gen)
+        teacher = make_teacher(d, teacher=teacher, n_index=o.n_index, noise=o.noise, rng=gen)
         X64, y_raw = sample_dataset(n, teacher, rng=gen)
-        W = init_first_layer(d, N, init=o.first_layer, rng=gen, dtype=dt)
-        a = init_second_layer(N, kind=o.second_layer, rng=gen)
+        W = init_first_layer(d, N, first_layer=o.first_layer, rng=gen, dtype=dt)
+        a = init_second_layer(N, second_layer=o.second_layer, rng=gen)
         X_ck64 = sample_inputs(n, d, rng=gen) if o.ck_inputs == "fresh" else None
         batches = [(X64, y_raw)]
         for st in schedule[1:]:
@@ -586,7 +586,7 @@ def _run(owner, *, schedule, activation, teacher, preprocess, rng, method="auto"
 
         params = {
             "n": n, "d": d, "N": N, "psi": sizes.psi, "phi": sizes.phi,
-            "activation": act.name, "teacher": teacher.params["target"], "n_index": o.n_index,
+            "activation": act.name, "teacher": teacher.params["teacher"], "n_index": o.n_index,
             "noise": o.noise, "first_layer": o.first_layer, "second_layer": o.second_layer,
             "preprocess": "+".join(remove) or "none", "ck_inputs": o.ck_inputs,
             "dtype": np.dtype(dt).name, "steps": n_steps,

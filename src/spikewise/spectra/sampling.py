@@ -26,6 +26,7 @@ from spikewise._validation import (
     check_option,
     check_rng,
     check_scalar,
+    renamed_keywords,
 )
 from spikewise.activations import get_activation
 
@@ -137,15 +138,16 @@ class Teacher:
             y = y + self.noise * gen.standard_normal(y.shape[0])
         if not np.all(np.isfinite(y)):
             raise InvalidParameterError(
-                "The teacher produced non-finite labels; check the 'target' activation."
+                "The teacher produced non-finite labels; check the 'teacher' activation."
             )
         return y
 
 
+@renamed_keywords(target="teacher")
 def make_teacher(
     d: int,
     *,
-    target="relu",
+    teacher="relu",
     n_index: int = 1,
     directions=None,
     noise: float = 0.0,
@@ -157,9 +159,10 @@ def make_teacher(
     ----------
     d : int
         Input dimension.
-    target : str, Activation, sequence of them, or callable
-        One activation (used on every index when ``n_index > 1``, summed), a sequence of
-        ``n_index`` activations, or a callable ``g`` on the (n, n_index) array ``X B``.
+    teacher : str, Activation, sequence of them, or callable
+        The link ``g`` (old name ``target``, deprecated): one activation (used on every
+        index when ``n_index > 1``, summed), a sequence of ``n_index`` activations, or a
+        callable ``g`` on the (n, n_index) array ``X B``.
     n_index : int
         Number of teacher directions k (1 = single index).
     directions : array_like, optional
@@ -180,17 +183,17 @@ def make_teacher(
     if directions is not None:
         G = check_array(directions, "directions", owner, ndim=(1, 2))
         n_index = 1 if G.ndim == 1 else G.shape[1]
-    if callable(target) and not _is_activation_like(target):
-        link = target
-        name = getattr(target, "__name__", "callable")
+    if callable(teacher) and not _is_activation_like(teacher):
+        link = teacher
+        name = getattr(teacher, "__name__", "callable")
     else:
-        specs = list(target) if _is_sequence(target) else [target] * n_index
+        specs = list(teacher) if _is_sequence(teacher) else [teacher] * n_index
         if len(specs) != n_index:
             raise InvalidParameterError(
-                f"The 'target' parameter of {owner} must give one activation per index "
+                f"The 'teacher' parameter of {owner} must give one activation per index "
                 f"(n_index = {n_index}). Got {len(specs)} instead."
             )
-        link = tuple(_get_activation(s, "target", owner) for s in specs)
+        link = tuple(_get_activation(s, "teacher", owner) for s in specs)
         name = "+".join(a.name for a in link)
     if directions is None:
         G = gen.standard_normal((d, n_index))
@@ -215,7 +218,7 @@ def make_teacher(
         directions=B,
         link=link,
         noise=noise,
-        params={"d": d, "n_index": n_index, "target": name, "noise": noise},
+        params={"d": d, "n_index": n_index, "teacher": name, "noise": noise},
     )
 
 
@@ -252,14 +255,16 @@ def sample_inputs(n: int, d: int, *, rng=None, dtype="float64") -> np.ndarray:
     return X if dt == np.float64 else X.astype(dt)
 
 
-def init_first_layer(d: int, N: int, *, init: str = "gaussian", rng=None, dtype="float64"):
+@renamed_keywords(init="first_layer")
+def init_first_layer(d: int, N: int, *, first_layer: str = "gaussian", rng=None,
+                     dtype="float64"):
     """First layer ``W0 in R^{d x N}``; columns are neurons.
 
     Parameters
     ----------
     d, N : int
         Input dimension and width (>= 1).
-    init : {"gaussian", "unit"}
+    first_layer : {"gaussian", "unit"}
         The law of ``W0`` (``first_layer`` of the experiments): ``"gaussian"``, entries
         ``N(0, 1/d)``; ``"unit"``, each neuron's weight vector (column) Gaussian then
         normalized to unit Euclidean norm.
@@ -275,25 +280,26 @@ def init_first_layer(d: int, N: int, *, init: str = "gaussian", rng=None, dtype=
     owner = "init_first_layer"
     d = check_scalar(d, "d", owner, kind="int", lower=1)
     N = check_scalar(N, "N", owner, kind="int", lower=1)
-    check_option(init, "init", owner, ("gaussian", "unit"))
+    check_option(first_layer, "first_layer", owner, ("gaussian", "unit"))
     dt = _check_dtype(dtype, owner)
     gen = check_rng(rng, owner)
     W = gen.standard_normal((d, N))
-    if init == "gaussian":
+    if first_layer == "gaussian":
         W *= 1.0 / np.sqrt(d)
     else:
         W /= np.linalg.norm(W, axis=0, keepdims=True)
     return W if dt == np.float64 else W.astype(dt)
 
 
-def init_second_layer(N: int, *, kind: str = "gaussian", rng=None, dtype="float64"):
+@renamed_keywords(kind="second_layer")
+def init_second_layer(N: int, *, second_layer: str = "gaussian", rng=None, dtype="float64"):
     """Second layer ``a in R^N``, held fixed during training.
 
     Parameters
     ----------
     N : int
         Width (>= 1).
-    kind : {"gaussian", "rademacher", "constant"}
+    second_layer : {"gaussian", "rademacher", "constant"}
         The law of ``a`` (``second_layer`` of the experiments and the theory): ``N(0, 1/N)``,
         ``+-1/sqrt(N)`` or ``1/sqrt(N)``. The "constant" choice draws no random numbers.
     rng : None, int, SeedSequence or Generator
@@ -307,12 +313,12 @@ def init_second_layer(N: int, *, kind: str = "gaussian", rng=None, dtype="float6
     """
     owner = "init_second_layer"
     N = check_scalar(N, "N", owner, kind="int", lower=1)
-    check_option(kind, "kind", owner, ("gaussian", "rademacher", "constant"))
+    check_option(second_layer, "second_layer", owner, ("gaussian", "rademacher", "constant"))
     dt = _check_dtype(dtype, owner)
     gen = check_rng(rng, owner)
-    if kind == "gaussian":
+    if second_layer == "gaussian":
         a = gen.standard_normal(N)
-    elif kind == "rademacher":
+    elif second_layer == "rademacher":
         a = gen.choice(np.array([-1.0, 1.0]), size=N)
     else:
         a = np.ones(N)
