@@ -549,7 +549,7 @@ class Activation:
             :math:`\mu_0, \dots, \mu_{k_{max}}` (a fresh copy; cached internally). With
             ``method="quadrature"`` the coefficients that vanish by symmetry are exact zeros:
             the odd ones of an even function, the even ones of an odd function, and those of
-            order >= 2 of the part that is linear or constant (relu = x/2 + |x|/2 has
+            order >= 2 of the part that is linear or constant (relu = :math:`x/2 + |x|/2` has
             :math:`\mu_3 = \mu_5 = \dots = 0`); parity is checked on the quadrature nodes, to
             64 ulps of the largest value.
         """
