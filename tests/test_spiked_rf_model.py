@@ -286,8 +286,14 @@ def test_rank_two_ridge_risk_small():
 
 
 @pytest.mark.slow
-def test_rank_two_ridge_risk_d600():
-    mean, se = _ridge_gap(600, 480, 960, 6, [0.8, 0.6], [0.6, 0.5])
+@pytest.mark.parametrize("strength", [[0.4, 0.3], [0.8, 0.6]])
+def test_rank_two_ridge_risk_d600(strength):
+    # measured (12 seeds, lambda = 0.01, 0.1, 1): gaps +0.3 +- 0.8%, +0.2 +- 0.6%,
+    # +0.2 +- 0.3% at t = (0.4, 0.3); +1.6 +- 1.0%, +1.2 +- 0.5%, +0.4 +- 0.3% at
+    # t = (0.8, 0.6), where the features are visibly non-Gaussian in kappa and Gaussian
+    # equivalence with the exact moments starts to under-predict (as at rank one,
+    # tests/test_risk_simulation.py)
+    mean, se = _ridge_gap(600, 480, 960, 12, strength, [0.6, 0.5])
     assert np.all(np.abs(mean) <= 3 * se), (mean, se)
     assert np.all(np.abs(mean) <= 0.03), mean
 
@@ -349,5 +355,5 @@ def test_rank_r_directions_and_their_errors():
     with pytest.raises(InvalidParameterError, match="rank-one spikes only; got rank 2"):
         w._require_rank_one("kernel_matrix")
     SpikedRandomFeatures("tanh", strength=1.0)._require_rank_one("feature_spectrum")
-    assert m.params["rank"] == 3 and m.params["strength"] == (1.0, 0.5, 0.2)
+    assert m.params["spike_rank"] == 3 and m.params["strength"] == (1.0, 0.5, 0.2)
     assert m.overlap.tolist() == [1.0, 0.0, 0.0]  # a float overlap is the first direction's

@@ -74,8 +74,8 @@ gives, with orthonormal directions :math:`V = (v_1, \dots, v_r) \in \mathbb R^{d
 strengths :math:`t = (t_1, \dots, t_r)` and loadings :math:`z_j \in \mathbb R^r`,
 
 .. math:: w_j = \sqrt{1 + \nu\tilde a_j^2}\; w_{0,j} + \sum_{k=1}^r t_k z_{jk} v_k,
-   \qquad z_{j1} = \tilde a_j, \quad z_{jk} \overset{\text{iid}}{\sim}
-   \text{second\_layer} \ (k \ge 2),
+   \qquad z_{j1} = \tilde a_j, \quad z_{jk}\ (k \ge 2)\ \text{independent, with the law
+   of}\ \tilde a,
 
 and :math:`\beta = V\gamma + \sqrt{1 - \|\gamma\|^2}\,\beta_\perp`,
 :math:`\beta_\perp \perp V`, :math:`\gamma_k = \beta^\top v_k`. The first direction is the
@@ -461,11 +461,20 @@ class SpikedRandomFeatures:
 
     Attributes
     ----------
+    strength, overlap : float or ndarray (r,)
+        Floats at rank one, read-only arrays at rank ``r >= 2``.
     params : dict
         The parameters (activation and teacher names included; ``strength`` and
-        ``overlap`` as tuples and ``rank`` for ``r >= 2``).
+        ``overlap`` as tuples and ``spike_rank`` for ``r >= 2``).
     rank : int
         Number ``r`` of spike directions.
+
+    Notes
+    -----
+    The population moments of a :class:`SpikedWeights` (:meth:`population_covariance`,
+    :meth:`feature_mean`, :meth:`teacher_cross_moment`) depend on its ``W``, directions and
+    ``beta`` only; they are computed at the rank of the weights, whatever the rank of the
+    model (its activation, teacher, ``l_max`` and ``kappa_nodes`` are used).
     """
 
     def __init__(self, activation, *, teacher="linear", strength, overlap=1.0,
@@ -493,7 +502,7 @@ class SpikedRandomFeatures:
         }
         if rank > 1:
             self.params.update(strength=tuple(self.strength.tolist()),
-                               overlap=tuple(self.overlap.tolist()), rank=rank)
+                               overlap=tuple(self.overlap.tolist()), spike_rank=rank)
 
     @property
     def rank(self) -> int:
