@@ -193,10 +193,9 @@ def test_rank_two_moments_match_the_unconditional_series():
     np.testing.assert_allclose(w.beta @ w.v, [0.6, 0.5], rtol=1e-12)
     ref = feature_moments(w.W, w.beta, activation="tanh", teacher="tanh", tol=1e-12,
                           k_max=100)
-    np.testing.assert_allclose(m.population_covariance(w), ref.covariance, rtol=1e-7,
-                               atol=1e-9)
-    np.testing.assert_allclose(m.teacher_cross_moment(w), ref.cross_moment, rtol=1e-7,
-                               atol=1e-9)
+    pairs = {"population_covariance": ref.covariance, "teacher_cross_moment": ref.cross_moment}
+    for method, expected in pairs.items():
+        np.testing.assert_allclose(getattr(m, method)(w), expected, rtol=1e-7, atol=1e-9)
 
 
 @pytest.mark.parametrize("act", ["tanh", "relu"])
