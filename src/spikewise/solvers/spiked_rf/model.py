@@ -255,7 +255,7 @@ def _orthonormal_columns(V, owner):
         raise InvalidParameterError(
             f"The 'direction' parameter of {owner} must have linearly independent, nonzero "
             f"columns. Got {r} columns spanning a space of dimension "
-            f"{int(np.sum(diag > 1e-10 * norms.max()))} instead."
+            f"{int(np.linalg.matrix_rank(V))} instead."
         )
     return Q * np.where(np.diag(R) < 0, -1.0, 1.0)
 
