@@ -185,12 +185,14 @@ def test_rank_r_relu_covariance_and_mean_are_closed_forms(strength):
                                / math.sqrt(2 * math.pi), rtol=1e-12)
 
 
-def test_rank_two_moments_match_the_unconditional_series():
+@pytest.mark.parametrize("strength, overlap, N", [([0.8, 0.6], [0.6, 0.5], 30),
+                                                  ([0.8, 0.6, 0.5], [0.6, 0.5, 0.3], 12)])
+def test_rank_r_moments_match_the_unconditional_series(strength, overlap, N):
     # an independent method: the Hermite series in the cosines of W (risk.finite_width)
-    m = SpikedRandomFeatures("tanh", teacher="tanh", strength=[0.8, 0.6], overlap=[0.6, 0.5],
+    m = SpikedRandomFeatures("tanh", teacher="tanh", strength=strength, overlap=overlap,
                              second_layer="rademacher", inflation=0.05, l_max=10)
-    w = m.weights(200, 30, rng=1)
-    np.testing.assert_allclose(w.beta @ w.v, [0.6, 0.5], rtol=1e-12)
+    w = m.weights(200, N, rng=1)
+    np.testing.assert_allclose(w.beta @ w.v, overlap, rtol=1e-12)
     ref = feature_moments(w.W, w.beta, activation="tanh", teacher="tanh", tol=1e-12,
                           k_max=100)
     pairs = {"population_covariance": ref.covariance, "teacher_cross_moment": ref.cross_moment}
