@@ -217,7 +217,7 @@ def _sector_simulation(model, d, n, seeds, modes):
     normalized u_r(x_i) and He_2(beta.x_i)."""
     ks = kernel_sector(model, d=d, k=modes, k_max=10)
     g = model.overlap
-    out = {"ustat": [], "eig": [], "radial": [], "target": []}
+    out = {"ustat": [], "eig": [], "radial": [], "target": [], "diag": []}
     for seed in range(seeds):
         rng = np.random.default_rng(seed)
         X = rng.standard_normal((n, d))
@@ -231,6 +231,7 @@ def _sector_simulation(model, d, n, seeds, modes):
         r = np.einsum("ij,ij->i", X, X) - d
         b = (X @ beta) ** 2 - 1
         out["eig"].append(e)
+        out["diag"].append(np.mean(np.diag(K)))
         out["radial"].append((r @ V) ** 2 / (r @ r))
         out["target"].append((b @ V) ** 2 / (b @ b))
     mean = {k: np.mean(v, axis=0) for k, v in out.items()}
@@ -260,7 +261,13 @@ def _check_relu(d, n, seeds, rel):
     model = SpikedRandomFeatures("relu", strength=1.0, overlap=0.8)
     ks, mean, se = _sector_simulation(model, d, n, seeds, modes=3)
     lam = ks.eigenvalues
-    np.testing.assert_array_less(np.abs(mean["eig"] - lam), np.maximum(3 * se["eig"], rel * lam))
+    # an outlier of K / n moves with the bulk by at most about E K(x, x) / n (the diagonal):
+    # negligible for the O(1) modes, a few percent for the quadratic one (0.012) at n = 1500
+    shift = mean["diag"] / n
+    np.testing.assert_array_less(np.abs(mean["eig"] - lam),
+                                 np.maximum(3 * se["eig"], rel * lam) + shift)
+    np.testing.assert_array_less(np.abs(mean["eig"][:2] - lam[:2]), rel * lam[:2])
+    np.testing.assert_array_less(np.abs(mean["ustat"] - lam), 3 * se["ustat"] + rel * lam)
     q = ks.quadratic_mode
     assert q == 2 and ks.mixing < 0.2  # a nearly pure quadratic mode: no radial partner
     assert abs(mean["target"][q] - ks.target_weight[q]) < 3 * se["target"][q] + 1 / math.sqrt(d)

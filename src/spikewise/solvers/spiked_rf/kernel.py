@@ -36,7 +36,15 @@ The eigenvalues are computed by the Nyström method on Gauss--Hermite nodes in
 :math:`\kappa`. They are the nonzero eigenvalues of the type Gram operator of
 :func:`~spikewise.solvers.feature_spectrum` (duality: its outliers are :math:`N` times the
 degree-0 eigenvalues, to first order). The radial mode (:math:`\|x\|^2`) enters at order
-:math:`d^{-1/2}` through :math:`a_x` and is not resolved here.
+:math:`d^{-1/2}` through :math:`a_x`; the degrees above drop it.
+
+**The invariant sector at finite d** (:func:`kernel_sector`): the kernel restricted to the
+functions of :math:`\kappa` and :math:`\|x_\perp\|^2`, which the rotations about :math:`v`
+leave invariant, with its :math:`d^{-1/2}` couplings kept exactly. It resolves the radial mode
+:math:`u_r = (\|x\|^2 - d)/\sqrt{2d}` (eigenvalues of order :math:`1/d`), the amplification
+of the target-aligned quadratic :math:`\mathrm{He}_2(\kappa)/\sqrt2` (order :math:`t^4`) and
+their avoided crossing at :math:`t^4 \sim 1/d`, with a mixing angle
+(:class:`KernelSector`).
 """
 
 from __future__ import annotations
@@ -254,12 +262,15 @@ class KernelSector:
 
     @property
     def quadratic_mode(self) -> int:
-        """Index of the eigenfunction with the largest weight on :math:`h_q`."""
+        """Index of the eigenfunction with the largest weight on :math:`h_q` (at an avoided
+        crossing this identity passes from the lower to the upper mode)."""
         return int(np.argmax(self.quadratic_weight))
 
     @property
     def mixing(self) -> float:
-        r"""The kernel's mixing angle: :math:`\theta` of :attr:`quadratic_mode`."""
+        r"""The kernel's mixing angle: :math:`\theta` of :attr:`quadratic_mode` (0: the
+        target-aligned quadratic is unmixed with the radial mode; about :math:`\pi/4` at the
+        avoided crossing)."""
         return float(self.mixing_angle[self.quadratic_mode])
 
     def eigenfunctions(self, X, *, direction) -> np.ndarray:
