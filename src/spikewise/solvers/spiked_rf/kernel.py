@@ -95,6 +95,25 @@ class AdaptiveKernel:
     params: dict = field(default_factory=dict, repr=False)
 
 
+def _check_model(model, owner):
+    if not isinstance(model, SpikedRandomFeatures):
+        raise InvalidParameterError(
+            f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. Got "
+            f"{type(model).__name__} instead."
+        )
+
+
+def _unit_direction(direction, d, owner):
+    """The learned direction ``v`` (d,), checked and normalized."""
+    v = check_array(direction, "direction", owner, ndim=1, shape=(d,))
+    nv = float(np.linalg.norm(v))
+    if not nv > 0:
+        raise InvalidParameterError(
+            f"The 'direction' parameter of {owner} must be a nonzero vector. Got zeros instead."
+        )
+    return v / nv
+
+
 def _nystrom(A, kw, tw, k):
     """Top-k eigenpairs of the kernel sum_t tw A[t](kappa) A[t](kappa') on nodes kappa."""
     sq = np.sqrt(kw)
@@ -127,11 +146,7 @@ def adaptive_kernel(model: SpikedRandomFeatures, *, d, k=6, k_max=8, nodes=120,
     AdaptiveKernel
     """
     owner = "adaptive_kernel"
-    if not isinstance(model, SpikedRandomFeatures):
-        raise InvalidParameterError(
-            f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. Got "
-            f"{type(model).__name__} instead."
-        )
+    _check_model(model, owner)
     d = check_scalar(d, "d", owner, kind="int", lower=2)
     k = check_scalar(k, "k", owner, kind="int", lower=1, upper=50)
     k_max = check_scalar(k_max, "k_max", owner, kind="int", lower=0, upper=40)
@@ -165,13 +180,7 @@ def kernel_matrix(model: SpikedRandomFeatures, X, *, direction, n_types=64):
     owner = "kernel_matrix"
     X = check_array(X, "X", owner, ndim=2)
     n, d = X.shape
-    v = check_array(direction, "direction", owner, ndim=1, shape=(d,))
-    nv = float(np.linalg.norm(v))
-    if not nv > 0:
-        raise InvalidParameterError(
-            f"The 'direction' parameter of {owner} must be a nonzero vector. Got zeros instead."
-        )
-    v = v / nv
+    v = _unit_direction(direction, d, owner)
     tx, tw = model.neuron_law(n_nodes=n_types)
     s = np.sqrt(1.0 + model.inflation * tx * tx)
     norms = np.linalg.norm(X, axis=1)
@@ -281,14 +290,7 @@ class KernelSector:
         """
         owner = "KernelSector.eigenfunctions"
         X = check_array(X, "X", owner, ndim=2, shape=(None, self.d))
-        v = check_array(direction, "direction", owner, ndim=1, shape=(self.d,))
-        nv = float(np.linalg.norm(v))
-        if not nv > 0:
-            raise InvalidParameterError(
-                f"The 'direction' parameter of {owner} must be a nonzero vector. Got zeros "
-                "instead."
-            )
-        kappa = X @ (v / nv)
+        kappa = X @ _unit_direction(direction, self.d, owner)
         r2 = np.einsum("ij,ij->i", X, X) - kappa * kappa
         _, k1, m1 = self.coefficients.shape
         He = hermite_polynomials(kappa, k1 - 1) / np.sqrt(factorials(k1 - 1))[:, None]
@@ -406,11 +408,7 @@ def kernel_sector(model: SpikedRandomFeatures, *, d, k=6, k_max=16, m_max=2, nod
     mode of inner-product kernels).
     """
     owner = "kernel_sector"
-    if not isinstance(model, SpikedRandomFeatures):
-        raise InvalidParameterError(
-            f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. Got "
-            f"{type(model).__name__} instead."
-        )
+    _check_model(model, owner)
     d = check_scalar(d, "d", owner, kind="int", lower=3)
     k_max = check_scalar(k_max, "k_max", owner, kind="int", lower=2, upper=30)
     m_max = check_scalar(m_max, "m_max", owner, kind="int", lower=1, upper=6)
