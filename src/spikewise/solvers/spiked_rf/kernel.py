@@ -356,15 +356,22 @@ def kernel_sector(model: SpikedRandomFeatures, *, d, k=6, k_max=16, m_max=2, nod
     weight about :math:`2\mu_2^2/(d\mu_0^2)` and is otherwise left with an
     :math:`O(d^{-2})` eigenvalue; for :math:`\mu_0 = 0` (a centred activation) the constant
     and :math:`u_r` share two eigenvalues :math:`\approx 2\mu_2^2/d`. The step gives the
-    functions of :math:`\kappa` eigenvalues growing like :math:`t^{2j}`; the target-aligned
-    quadratic (:math:`\approx 4\mu_2^2t^4\mathrm{Var}(\tilde a^2)/2` after the constant is
-    removed) meets the radial pair at :math:`t^4 \sim 1/d`: an avoided crossing, where the
-    eigenfunctions mix :math:`h_q` and :math:`u_r` at :math:`O(1)` (mixing angle near
-    :math:`\pi/4`); past it the quadratic mode is pure again (angle
-    :math:`O(t^{-2}d^{-1/2})`). The expansion in the :math:`v`-frame is the natural one: the
-    kernel is invariant about :math:`v`, not :math:`\beta`; the teacher's quadratic
-    :math:`h_\beta` has sector part :math:`\gamma^2h_q + (1-\gamma^2)q_1/\sqrt D`, so its
-    weight on a mode is essentially :math:`\gamma^4` times the weight on :math:`h_q`
+    functions of :math:`\kappa` eigenvalues growing like :math:`t^{2j}`. To leading order in
+    :math:`t`, a neuron projects on :math:`h_q` by :math:`\sqrt2\mu_2t^2\tilde a^2` and on
+    the constant by :math:`\mu_0 + \mu_2t^2\tilde a^2`: the growth is along
+    :math:`\kappa^2 = 1 + \sqrt2h_q`.
+    When :math:`\mu_0 \ne 0` the constant mode takes the mean, and :math:`h_q` keeps an
+    eigenvalue :math:`\approx 2\mu_2^2t^4\mathrm{Var}(\tilde a^2)` (a Gaussian second layer;
+    with :math:`\tilde a^2 = 1` it rides on the constant mode); the radial mode stays on the
+    constant and the quadratic mode stays pure. When :math:`\mu_0 = 0` the mode along
+    :math:`\kappa^2/\sqrt3` grows like :math:`3\mu_2^2t^4\mathbb E\tilde a^4` and meets the
+    radial pair at :math:`t^4 \sim 1/d`: an avoided crossing, where the eigenfunctions mix
+    :math:`h_q` and :math:`u_r` at :math:`O(1)` (mixing angle near :math:`\pi/4`); past it the
+    quadratic mode is again nearly free of :math:`u_r`. The expansion in the :math:`v`-frame
+    is the natural one: the kernel is invariant about :math:`v`, not :math:`\beta`; the
+    teacher's quadratic :math:`h_\beta` has sector part
+    :math:`\gamma^2h_q + (1-\gamma^2)q_1/\sqrt D`, so its weight on a mode is essentially
+    :math:`\gamma^4` times the weight on :math:`h_q`
     (:attr:`KernelSector.target_weight` gives it exactly).
 
     Against a kernel matrix (:func:`kernel_matrix`, :math:`n` inputs): its eigenvalues
