@@ -20,7 +20,7 @@ import math
 import numpy as np
 import pytest
 
-from spikewise._gauss import product_rule
+from spikewise._gauss import chi2_rule, product_rule
 from spikewise._validation import InvalidParameterError
 from spikewise.activations import get_activation
 from spikewise.solvers import (
@@ -109,6 +109,18 @@ def test_bad_input():
 
 
 # ---------------------------------------------------------------------- the invariant sector
+@pytest.mark.parametrize("dof", [1.0, 4.5, 499.0])
+def test_chi2_rule_is_exact_for_polynomials(dof):
+    # E U^j = D (D + 2) ... (D + 2j - 2) for U ~ chi^2_D; a 4-node Gauss rule is exact to j = 7
+    u, w = chi2_rule(dof, 4)
+    assert np.all(u > 0) and np.all(w > 0)
+    for j in range(8):
+        exact = math.prod(dof + 2 * i for i in range(j))
+        assert w @ u**j == pytest.approx(exact, rel=1e-11)
+    with pytest.raises(InvalidParameterError, match="'dof'"):
+        chi2_rule(0.0, 4)
+
+
 def _he2_sector(t, d, layer, nu):
     """Closed form of the sector operator for sigma = He_2 on (1, He_2(kappa)/sqrt2, q_1).
 
