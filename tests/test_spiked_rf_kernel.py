@@ -309,6 +309,10 @@ def test_sector_bad_input():
         kernel_sector(model, d=10, k_max=1)
     with pytest.raises(InvalidParameterError, match="'k'"):
         kernel_sector(model, d=10, k=100, k_max=4, m_max=1)
+    with pytest.raises(InvalidParameterError, match="'n_types'"):
+        kernel_sector(model, d=10, n_types=float("nan"))
+    with pytest.raises(InvalidParameterError, match="'fluctuation_nodes'"):
+        kernel_sector(model, d=10, fluctuation_nodes=2)
     ks = kernel_sector(model, d=10, k=2, k_max=4)
     with pytest.raises(InvalidParameterError, match="'X'"):
         ks.eigenfunctions(np.ones((3, 4)), direction=np.ones(10))

@@ -422,6 +422,7 @@ def kernel_sector(model: SpikedRandomFeatures, *, d, k=6, k_max=16, m_max=2, nod
     size = (k_max + 1) * (m_max + 1)
     k = check_scalar(k, "k", owner, kind="int", lower=1, upper=size)
     nodes = check_scalar(nodes, "nodes", owner, kind="int", lower=8, upper=1000)
+    n_types = check_scalar(n_types, "n_types", owner, kind="int", lower=1, upper=1000)
     fluct = check_scalar(fluctuation_nodes, "fluctuation_nodes", owner, kind="int",
                          lower=3, upper=40)
     D = d - 1
