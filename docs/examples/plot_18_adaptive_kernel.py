@@ -184,7 +184,7 @@ for j, (label, color) in enumerate((("mixing angle (rad)", "k"),
                                     ("weight on He_2(beta.x)/sqrt2", "C2"))):
     ax_m.plot(eta_mix, theory[:, 3 + j], color=color, label=label)
     ax_m.plot(eta_mix_sim, points[:, 3 + j], "o", color=color)
-ax_m.axhline(np.pi / 4, color="k", linestyle=":", linewidth=0.8)
+ax_m.axhline(np.pi / 4, color="k", linestyle=":", linewidth=0.8, label="pi/4")
 ax_m.set_xlabel("eta0 (eta = eta0 sqrt(N))")
 ax_m.set_ylabel("mode most aligned with He_2(kappa)")
 ax_m.legend(fontsize=7, title="points: eigenvectors of the kernel matrix", title_fontsize=7)
