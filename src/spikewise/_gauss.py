@@ -22,7 +22,9 @@ independent standard Gaussians (conditional expectations, two-point kernels);
 :func:`location_scale_rule` gives one rule per pair ``(loc, scale)`` of arrays for
 :math:`\mathbb{E}[g(\mathrm{loc} + \mathrm{scale}\,Z)]`, cut at the kinks of ``g``.
 :func:`legendre_rule` is the plain Gauss–Legendre rule on :math:`[-1, 1]` for the other
-one-dimensional integrals of the theory (densities in an angle variable).
+one-dimensional integrals of the theory (densities in an angle variable). :func:`chi2_rule`
+is the Gauss rule of the :math:`\chi^2_D` law (the squared norm of :math:`D` standard
+Gaussians).
 
 Hermite
 -------
@@ -55,6 +57,7 @@ __all__ = [
     "factorials",
     "legendre_rule",
     "location_scale_rule",
+    "chi2_rule",
 ]
 
 _SQRT_2PI = math.sqrt(2.0 * math.pi)
@@ -360,3 +363,34 @@ def location_scale_rule(loc, scale, kinks: Sequence[float] = (), *, span: float 
         xs.append(x)
         ws.append(half[..., None] * wt * dens / (_SQRT_2PI * scale[..., None]))
     return np.concatenate(xs, axis=-1), np.concatenate(ws, axis=-1)
+
+
+def chi2_rule(dof: float, nodes: int):
+    r"""Gauss rule of the :math:`\chi^2_D` law: :math:`\mathbb{E}[g(U)] \approx \sum_i w_i
+    g(u_i)`, :math:`U = \|Z\|^2`, :math:`Z \sim \mathcal{N}(0, I_D)`.
+
+    Golub--Welsch on the Jacobi matrix of the monic Laguerre polynomials of
+    :math:`U/2 \sim \mathrm{Gamma}(D/2)` (diagonal :math:`2k + D/2`, off-diagonal
+    :math:`\sqrt{k(k + D/2 - 1)}`); exact for polynomials of degree < ``2 * nodes``.
+
+    Parameters
+    ----------
+    dof : float > 0
+        Degrees of freedom :math:`D`.
+    nodes : int
+        Number of nodes, 1 to 200.
+
+    Returns
+    -------
+    u, w : ndarray
+        Nodes (positive) and weights (sum 1).
+    """
+    owner = "chi2_rule"
+    a = check_scalar(dof, "dof", owner, lower=0.0, lower_inclusive=False) / 2.0
+    m = check_scalar(nodes, "nodes", owner, kind="int", lower=1, upper=200)
+    k = np.arange(m, dtype=np.float64)
+    off = np.sqrt(k[1:] * (k[1:] + a - 1.0))
+    J = np.diag(2.0 * k + a) + np.diag(off, 1) + np.diag(off, -1)
+    x, V = np.linalg.eigh(J)
+    w = V[0] ** 2
+    return 2.0 * x, w / w.sum()

@@ -65,12 +65,14 @@ from spikewise.solvers.spiked_rf import (
     CKOutlier,
     CKOutliers,
     FeatureSpectrum,
+    KernelSector,
     SpikedRandomFeatures,
     SpikedWeights,
     adaptive_kernel,
     ck_outliers,
     feature_spectrum,
     kernel_matrix,
+    kernel_sector,
 )
 from spikewise.solvers.spikes import (
     OutlierPrediction,
@@ -167,6 +169,8 @@ __all__ = [
     "AdaptiveKernel",
     "adaptive_kernel",
     "kernel_matrix",
+    "KernelSector",
+    "kernel_sector",
 ]
 
 

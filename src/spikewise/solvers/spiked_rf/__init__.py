@@ -4,7 +4,13 @@ See :mod:`spikewise.solvers.spiked_rf.model` for the model, its conventions and 
 """
 
 from spikewise.solvers.spiked_rf.ck_outliers import CKOutlier, CKOutliers, ck_outliers
-from spikewise.solvers.spiked_rf.kernel import AdaptiveKernel, adaptive_kernel, kernel_matrix
+from spikewise.solvers.spiked_rf.kernel import (
+    AdaptiveKernel,
+    KernelSector,
+    adaptive_kernel,
+    kernel_matrix,
+    kernel_sector,
+)
 from spikewise.solvers.spiked_rf.model import SECOND_LAYERS, SpikedRandomFeatures, SpikedWeights
 from spikewise.solvers.spiked_rf.spectrum import FeatureSpectrum, feature_spectrum
 
@@ -20,4 +26,6 @@ __all__ = [
     "AdaptiveKernel",
     "adaptive_kernel",
     "kernel_matrix",
+    "KernelSector",
+    "kernel_sector",
 ]
