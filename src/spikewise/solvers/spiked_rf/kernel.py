@@ -101,6 +101,7 @@ def _check_model(model, owner):
             f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. Got "
             f"{type(model).__name__} instead."
         )
+    model._require_rank_one(owner)
 
 
 def _unit_direction(direction, d, owner):
@@ -178,6 +179,7 @@ def kernel_matrix(model: SpikedRandomFeatures, X, *, direction, n_types=64):
     estimates the kernel operator's eigenvalues.
     """
     owner = "kernel_matrix"
+    _check_model(model, owner)
     X = check_array(X, "X", owner, ndim=2)
     n, d = X.shape
     v = _unit_direction(direction, d, owner)
