@@ -123,7 +123,7 @@ from scipy.linalg import lapack
 from spikewise._gauss import factorials
 from spikewise._validation import ConvergenceError, InvalidParameterError, check_scalar
 from spikewise.solvers.risk._ridge import RidgeRisk, _check_lambdas, _frozen, eigen_projection
-from spikewise.solvers.spiked_rf import SpikedRandomFeatures, SpikedWeights
+from spikewise.solvers.spiked_rf import SpikedRandomFeatures
 from spikewise.solvers.spiked_rf.model import _shifted_second_moment, shifted_hermite
 
 __all__ = ["conditional_risk"]
@@ -265,6 +265,15 @@ def _gmres(matvec, rhs, *, tol, owner, what):
     )
 
 
+def _check_model(model, owner):
+    """Raise unless ``model`` is a :class:`SpikedRandomFeatures`."""
+    if not isinstance(model, SpikedRandomFeatures):
+        raise InvalidParameterError(
+            f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. "
+            f"Got {type(model).__name__} instead."
+        )
+
+
 def conditional_risk(model, weights, *, n, lambdas, tol=1e-12, max_iter=300) -> RidgeRisk:
     r"""Ridge risk on the features of the spiked model by conditional Gaussian equivalence.
 
@@ -316,16 +325,8 @@ def conditional_risk(model, weights, *, n, lambdas, tol=1e-12, max_iter=300) -> 
     :math:`N\times N` (the powers of :math:`\rho`).
     """
     owner = "conditional_risk"
-    if not isinstance(model, SpikedRandomFeatures):
-        raise InvalidParameterError(
-            f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. "
-            f"Got {type(model).__name__} instead."
-        )
-    if not isinstance(weights, SpikedWeights):
-        raise InvalidParameterError(
-            f"The 'weights' parameter of {owner} must be a SpikedWeights. "
-            f"Got {type(weights).__name__} instead."
-        )
+    _check_model(model, owner)
+    SpikedRandomFeatures._check_weights(weights, owner)
     n = check_scalar(n, "n", owner, kind="int", lower=1)
     lam = _check_lambdas(lambdas, owner)
     if np.any(lam <= 0):

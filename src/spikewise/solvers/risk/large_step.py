@@ -44,7 +44,7 @@ from spikewise.solvers.risk._ridge import (
     _risk_from_eigen,
     eigen_projection,
 )
-from spikewise.solvers.risk.conditional import conditional_risk
+from spikewise.solvers.risk.conditional import _check_model, conditional_risk
 from spikewise.solvers.risk.finite_width import finite_width_risk
 from spikewise.solvers.spiked_rf import SpikedRandomFeatures, SpikedWeights
 
@@ -102,11 +102,7 @@ def spiked_rf_risk(model, *, d, N, n, lambdas, weights=None, conditional=True,
     LargeStepRisk
     """
     owner = "spiked_rf_risk"
-    if not isinstance(model, SpikedRandomFeatures):
-        raise InvalidParameterError(
-            f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. "
-            f"Got {type(model).__name__} instead."
-        )
+    _check_model(model, owner)
     n = check_scalar(n, "n", owner, kind="int", lower=1)
     lam = _check_lambdas(lambdas, owner)
     if weights is None:
