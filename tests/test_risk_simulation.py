@@ -135,7 +135,8 @@ def _giant_step_paired(d, seeds, teacher, alphas):
     conditional theory paired with its simulation two ways: (i) a draw of the spiked model
     and ridge on the model's own samples; (ii) the simulated ``W1`` itself, with the spike
     direction the step's top left singular vector (``res.spikes["step1"]``), and ridge on
-    fresh inputs through ``W1``. Each fit is scored by its exact population test error
+    fresh inputs through ``W1`` (X^T y or X^T (y - f(X)) as the direction change the theory
+    by less than 1e-4 relative). Each fit is scored by its exact population test error
     (E y^2 - 2 coef^T b + coef^T Sigma coef with the model's moments on those weights).
     Returns the relative gaps (sim - theory) / theory, shape (2, seeds, len(alphas))."""
     N, n0 = d, 20 * d
