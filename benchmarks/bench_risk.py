@@ -8,7 +8,10 @@ Rows:
   measure the test error to the accuracy of the theory (their spread is printed);
 * ``finite_width_risk`` at d = 4000, N = 8000 (time and the peak of the memory that NumPy
   and SciPy allocate, traced by ``tracemalloc``, in units of N^2 doubles);
-* ``random_features_risk`` over 100 points (10 psi x 10 lambdas).
+* ``random_features_risk`` over 100 points (10 psi x 10 lambdas);
+* ``conditional_risk`` (conditional Gaussian equivalence) at d = N = 1000 on the giant step
+  of Cui et al. 2024 (tanh on sin, n = 1500): one lambda, and a path of 10 lambdas
+  (warm-started).
 
 Wall and CPU (``process_time``) times of one run each; with one BLAS thread the CPU time is
 the steadier figure on a shared machine. Usage::
@@ -28,7 +31,12 @@ import numpy as np
 import scipy
 
 from spikewise.activations import get_activation
-from spikewise.solvers import finite_width_risk, random_features_risk
+from spikewise.solvers import (
+    SpikedRandomFeatures,
+    conditional_risk,
+    finite_width_risk,
+    random_features_risk,
+)
 from spikewise.spectra import ridge_path
 
 
@@ -56,6 +64,22 @@ def _simulate(W, beta, activation, *, n, n_test, lambdas, seeds, noise):
         errs.append(ridge_path(F[:n], y[:n], lambdas=lambdas, F_test=F[n:],
                                y_test=y[n:]).test_error)
     return np.array(errs)
+
+
+def conditional_rows():
+    """Rows for ``conditional_risk`` at d = N = 1000 (the giant step of Cui et al. 2024)."""
+    d = N = 1000
+    model = SpikedRandomFeatures.from_one_step("tanh", "sin", psi=20.0, N=N, eta0=3.0,
+                                               alpha=0.5, second_layer="constant")
+    w = model.weights(d, N, rng=0)
+    rows = []
+    for lams in (np.array([0.1 * N / 1500]), np.logspace(-2, 0, 10)):
+        _, wall, cpu = _timed(lambda lams=lams: conditional_risk(model, w, n=1500,
+                                                                 lambdas=lams))
+        rows.append((f"conditional_risk d=N={N} n=1500, {lams.size} lambda(s), tanh on sin",
+                     wall, cpu, f"{cpu / lams.size:.2f} s CPU per lambda, "
+                     f"{model.kappa_nodes} kappa nodes, l_max {model.l_max}"))
+    return rows
 
 
 def main():
@@ -102,6 +126,7 @@ def main():
         best = (wall, cpu) if best is None or wall < best[0] else best
     rows.append(("random_features_risk, 100 points (10 psi x 10 lambdas)", best[0], best[1],
                  "best of 5"))
+    rows.extend(conditional_rows())
 
     load = os.getloadavg()[0]
     print(f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "

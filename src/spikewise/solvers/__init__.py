@@ -52,6 +52,7 @@ from spikewise.solvers.risk import (
     FeatureMoments,
     LargeStepRisk,
     RidgeRisk,
+    conditional_risk,
     feature_moments,
     finite_width_risk,
     random_features_risk,
@@ -156,6 +157,7 @@ __all__ = [
     "finite_width_risk",
     "random_features_risk",
     "LargeStepRisk",
+    "conditional_risk",
     "spiked_rf_risk",
     "risk_vs_learning_rate",
     # the spiked random-feature model (large steps)
