@@ -358,3 +358,32 @@ def test_rank_r_directions_and_their_errors():
     SpikedRandomFeatures("tanh", strength=1.0)._require_rank_one("feature_spectrum")
     assert m.params["spike_rank"] == 3 and m.params["strength"] == (1.0, 0.5, 0.2)
     assert m.overlap.tolist() == [1.0, 0.0, 0.0]  # a float overlap is the first direction's
+
+
+def test_rank_one_functions_refuse_rank_two_models_by_name():
+    from spikewise.solvers import (
+        adaptive_kernel,
+        conditional_risk,
+        kernel_matrix,
+        kernel_sector,
+        spiked_rf_risk,
+    )
+    m = SpikedRandomFeatures("tanh", teacher="tanh", strength=[0.8, 0.4], overlap=[0.5, 0.3])
+    w = m.weights(12, 8, rng=0)
+    X = np.random.default_rng(1).standard_normal((5, 12))
+    calls = {
+        "adaptive_kernel": lambda: adaptive_kernel(m, d=12),
+        "kernel_sector": lambda: kernel_sector(m, d=12),
+        "kernel_matrix": lambda: kernel_matrix(m, X, direction=w.v[:, 0]),
+        "conditional_risk": lambda: conditional_risk(m, w, n=10, lambdas=[0.1]),
+        "spiked_rf_risk": lambda: spiked_rf_risk(m, d=12, N=8, n=10, lambdas=[0.1],
+                                                 weights=w),
+    }
+    for owner, call in calls.items():
+        pattern = ("'conditional'.*spiked_rf_risk.*rank 2" if owner == "spiked_rf_risk"
+                   else f"{owner}.*rank-one.*rank 2")
+        with pytest.raises(InvalidParameterError, match=pattern):
+            call()
+    # without the conditional part the rank-two risk is computed
+    risk = spiked_rf_risk(m, d=12, N=8, n=10, lambdas=[0.1], weights=w, conditional=False)
+    assert risk.conditional is None and np.isfinite(risk.exact_moments.test_error).all()

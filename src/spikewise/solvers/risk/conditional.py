@@ -312,7 +312,8 @@ def conditional_risk(model, weights, *, n, lambdas, tol=1e-12, max_iter=300) -> 
     Raises
     ------
     InvalidParameterError
-        On a model or weights of the wrong type, ``n < 1``, or a lambda <= 0.
+        On a model or weights of the wrong type or of spike rank >= 2 (the fixed point is
+        written for one spike coordinate), ``n < 1``, or a lambda <= 0.
     ConvergenceError
         When the fixed point or an adjoint solve does not converge (the message names the
         lambda).
@@ -327,6 +328,8 @@ def conditional_risk(model, weights, *, n, lambdas, tol=1e-12, max_iter=300) -> 
     owner = "conditional_risk"
     _check_model(model, owner)
     SpikedRandomFeatures._check_weights(weights, owner)
+    model._require_rank_one(owner)
+    weights._require_rank_one(owner)
     n = check_scalar(n, "n", owner, kind="int", lower=1)
     lam = _check_lambdas(lambdas, owner)
     if np.any(lam <= 0):

@@ -94,7 +94,8 @@ def spiked_rf_risk(model, *, d, N, n, lambdas, weights=None, conditional=True,
         A given draw (``model.weights(d, N, rng=)``); drawn with ``rng`` otherwise.
     conditional : bool, default True
         Also compute the conditional Gaussian-equivalence risk (a few seconds per lambda at
-        N = 1000; needs every lambda > 0).
+        N = 1000; needs every lambda > 0 and a rank-one spike: pass ``conditional=False``
+        for a model of rank >= 2, whose exact-moment and plain risks are computed).
     rng : None, int, SeedSequence or Generator
 
     Returns
@@ -111,6 +112,12 @@ def spiked_rf_risk(model, *, d, N, n, lambdas, weights=None, conditional=True,
         raise InvalidParameterError(
             f"The 'weights' parameter of {owner} must be a SpikedWeights. "
             f"Got {type(weights).__name__} instead."
+        )
+    if conditional and max(model.rank, weights.rank) > 1:
+        raise InvalidParameterError(
+            f"The 'conditional' parameter of {owner} must be False for a spike of rank "
+            f"{max(model.rank, weights.rank)}: the conditional risk supports rank-one spikes "
+            "only (the exact-moment and plain risks handle any rank). Got True instead."
         )
     noise = model.noise
     params = {"d": weights.d, "N": weights.N, **model.params}
