@@ -342,3 +342,51 @@ def test_non_convergence_raises(monkeypatch):
         warnings.simplefilter("error")
         with pytest.raises(ConvergenceError, match="did not converge"):
             random_features_risk([0.1], psi=1.0, phi=2.0)
+
+
+def _weights_by_eigh(S, b):
+    s, U = np.linalg.eigh(S)
+    return s, (U.T @ b) ** 2
+
+
+@pytest.mark.parametrize("case", ["random", "wishart_cluster", "isotropic", "invariant",
+                                  "diagonal", "one", "zero_b"])
+def test_eigen_weights_against_full_eigh(case):
+    from spikewise.solvers.risk._ridge import eigen_weights
+
+    rng = np.random.default_rng(3)
+    N = 1 if case == "one" else 120
+    b = rng.standard_normal(N)
+    if case == "random":
+        A = rng.standard_normal((N, N))
+        S = A @ A.T / N
+    elif case == "wishart_cluster":  # rank 40 plus identity: 80 equal eigenvalues
+        A = rng.standard_normal((N, 40))
+        S = A @ A.T / 40 + np.eye(N)
+    elif case == "isotropic":  # T splits at once: all weight on one eigenvalue
+        S = 2.5 * np.eye(N)
+    elif case == "invariant":  # b in an invariant subspace of dimension 3
+        Q, _ = np.linalg.qr(rng.standard_normal((N, N)))
+        S = (Q * np.linspace(0.5, 3.0, N)) @ Q.T
+        b = Q[:, :3] @ np.array([1.0, -2.0, 0.5])
+    elif case == "diagonal":
+        S = np.diag(rng.uniform(0.1, 2.0, N))
+    elif case == "one":
+        S = np.array([[1.7]])
+    else:
+        A = rng.standard_normal((N, N))
+        S = A @ A.T / N
+        b = np.zeros(N)
+    s_ref, w_ref = _weights_by_eigh(S, b)
+    s, w = eigen_weights(np.ascontiguousarray(S.copy()), b)
+    np.testing.assert_allclose(s, s_ref, rtol=0, atol=1e-12 * np.abs(s_ref).max())
+    assert np.all(w >= 0) and abs(w.sum() - b @ b) <= 1e-12 * max(b @ b, 1.0)
+    # functionals of the spectral measure (what the risk uses), at several shifts; equal
+    # eigenvalues share their weight in any way, so the weights themselves are compared
+    # only through such sums
+    for kappa in (1e-3, 0.1, 1.0, 10.0):
+        np.testing.assert_allclose(np.sum(w / (s + kappa)), np.sum(w_ref / (s_ref + kappa)),
+                                   rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(np.sum(w * s / (s + kappa) ** 2),
+                                   np.sum(w_ref * s_ref / (s_ref + kappa) ** 2),
+                                   rtol=1e-10, atol=1e-14)

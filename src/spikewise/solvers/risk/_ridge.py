@@ -45,7 +45,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.linalg import eigh_tridiagonal, lapack
+from scipy.linalg import blas, eigh_tridiagonal, lapack
 
 from spikewise._validation import ConvergenceError, InvalidParameterError, check_array, check_scalar
 
@@ -321,41 +321,103 @@ def ridge_risk(covariance, cross_moment, *, n, lambdas, target_second_moment, no
     Ef2 = check_scalar(target_second_moment, "target_second_moment", owner, lower=0.0)
     n = check_scalar(n, "n", owner, kind="int", lower=1)
     lam = _check_lambdas(lambdas, owner)
-    s, c = eigen_projection(S.copy(), b)
-    return _risk_from_eigen(s, c, Ef2, n=n, lambdas=lam, noise=noise, params=params,
+    s, c2 = eigen_weights(S.copy(), b)
+    return _risk_from_eigen(s, c2, Ef2, n=n, lambdas=lam, noise=noise, params=params,
                             owner=owner)
 
 
-def eigen_projection(S, b):
-    r"""Eigenvalues :math:`s_i` of symmetric ``S`` and the projections :math:`v_i^\top b`.
+def eigen_weights(S, b):
+    r"""Eigenvalues :math:`s_i` of symmetric ``S`` (ascending) and the weights
+    :math:`(v_i^\top b)^2` of ``b`` on its eigenvectors, without forming the eigenvectors.
 
-    Householder tridiagonalization ``S = Q T Q^T`` (LAPACK ``dsytrd``; ``S`` is overwritten),
-    ``Q^T b`` by applying the reflectors, then the eigenpairs of the tridiagonal ``T``
-    (MRRR): the eigenvectors of ``S`` are never formed, which saves the ``2 N^3``
-    back-transformation of a full ``eigh``. Only the upper triangle of ``S`` (C order) is
-    read.
+    A Householder reflection :math:`P` with :math:`Pb = \pm\|b\|e_1` first (BLAS ``dsymv``
+    and ``dsyr2``, :math:`O(N^2)`), then the tridiagonalization :math:`PSP = QTQ^\top`
+    (LAPACK ``dsytrd``), whose reflectors leave :math:`e_1` fixed: :math:`Q^\top Pb =
+    \pm\|b\|e_1`, so the weights are :math:`\|b\|^2` times the squared FIRST components of
+    the eigenvectors of :math:`T` (the Gauss-quadrature weights of the Jacobi matrix
+    :math:`T`). With the eigenvalues of :math:`T` (``dstemr``, values only), each weight is
+    a residue of :math:`e_1^\top(T - z)^{-1}e_1 = 1/r_0(z)`:
+    :math:`u_{k,1}^2 = -1/r_0'(s_k)`, where :math:`r_j(z) = T_{jj} - z -
+    T_{j,j+1}^2/r_{j+1}(z)` are the pivots of the bottom-up elimination and :math:`r_j'` their
+    derivatives (the Sturm recursion, with LAPACK's tiny-pivot guard). When :math:`T` splits
+    (an off-diagonal below :math:`N\varepsilon\|T\|`: ``b`` lies in an invariant subspace),
+    the eigenvalues of the blocks below the split carry no weight. Cost
+    :math:`\tfrac43N^3` (``dsytrd``) plus :math:`O(N^2)`, against the :math:`O(N^2)` memory
+    and larger constant of all the eigenvectors of :math:`T`. ``S`` is overwritten; only its
+    upper triangle (C order) is read.
     """
     N = S.shape[0]
+    A = S.T  # the Fortran-ordered lower triangle LAPACK works on, in place
+    q = np.array(b, dtype=np.float64)
+    nb = float(np.linalg.norm(q))
+    if nb > 0.0:
+        alpha = -np.copysign(nb, q[0])
+        q[0] -= alpha
+        q /= np.linalg.norm(q)
+        w = blas.dsymv(1.0, A, q, lower=1)
+        w -= (q @ w) * q
+        A = blas.dsyr2(-2.0, q, w, a=A, lower=1, overwrite_a=1)  # P S P, P = I - 2 q q^T
     lwork = int(lapack.dsytrd_lwork(N, lower=1)[0])
-    # S is symmetric: its transpose is the Fortran-ordered matrix LAPACK overwrites in place
-    a, diag, off, tau, info = lapack.dsytrd(S.T, lower=1, lwork=lwork, overwrite_a=1)
+    _, diag, off, _, info = lapack.dsytrd(A, lower=1, lwork=lwork, overwrite_a=1)
     if info != 0:  # pragma: no cover - LAPACK argument error
         raise RuntimeError(f"dsytrd failed with info = {info}")
-    q = np.array(b, dtype=np.float64)
-    for i in range(N - 1):  # Q^T b = H(N-1) ... H(1) b with H(i) = I - tau_i v_i v_i^T
-        v = a[i + 1:, i].copy()
-        v[0] = 1.0
-        q[i + 1:] -= tau[i] * (v @ q[i + 1:]) * v
     if N == 1:
-        return diag.copy(), q
-    s, U = eigh_tridiagonal(diag, off)
-    return s, U.T @ q
+        return diag.copy(), np.array([nb * nb])
+    if nb == 0.0:
+        return eigh_tridiagonal(diag, off, eigvals_only=True), np.zeros(N)
+    eps = np.finfo(float).eps
+    scale = max(float(np.abs(diag).max()), float(np.abs(off).max()), 1e-300)
+    split = np.nonzero(np.abs(off) <= N * eps * scale)[0]
+    top = int(split[0]) + 1 if split.size else N  # the block that holds e_1
+    s = eigh_tridiagonal(diag[:top], off[:top - 1], eigvals_only=True) if top > 1 \
+        else diag[:1].copy()
+    weights = _first_weights(diag[:top], off[:top - 1], s, eps * scale)
+    if weights is None:  # a pole not resolved as one: the eigenvectors of T, the slow way
+        s, U = eigh_tridiagonal(diag[:top], off[:top - 1])
+        weights = U[0] ** 2
+    weights = weights * (nb * nb)
+    if top < N:  # the blocks below the split: eigenvalues without weight
+        rest = eigh_tridiagonal(diag[top:], off[top:], eigvals_only=True) if N - top > 1 \
+            else diag[top:].copy()
+        s = np.concatenate([s, rest])
+        weights = np.concatenate([weights, np.zeros(rest.size)])
+        order = np.argsort(s, kind="stable")
+        s, weights = s[order], weights[order]
+    return s, weights
 
 
-def _risk_from_eigen(s, c, Ef2, *, n, lambdas, noise, params, owner,
+def _first_weights(diag, off, s, pivmin):
+    r"""Squared first components of the eigenvectors of the Jacobi matrix (``diag``, ``off``)
+    at its eigenvalues ``s``, as residues: :math:`u_{k,1}^2 = -1/r_0'(s_k)`.
+
+    The residue is trusted where the computed eigenvalue sits on the pole, i.e. where the
+    eigenvalue error implied by the pivot, :math:`|r_0(s_k)/r_0'(s_k)|`, is within rounding
+    (:math:`\sqrt{\varepsilon}\|T\|`); elsewhere the pole is narrower than the eigenvalue's
+    error, so its weight is below :math:`\varepsilon\|T\|\,|m|` and is set to 0. ``None``
+    (use the eigenvectors) when the weights then miss the unit total by more than 1e-11.
+    """
+    r = diag[-1] - s
+    dr = -np.ones_like(s)
+    b2 = off**2
+    for j in range(diag.size - 2, -1, -1):
+        r = np.where(np.abs(r) < pivmin, -pivmin, r)
+        t = b2[j] / r
+        dr = t * dr / r - 1.0
+        r = diag[j] - s - t
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = -1.0 / dr
+        resolved = (w > 0) & (np.abs(r) * w <= np.sqrt(np.finfo(float).eps) * pivmin
+                              / np.finfo(float).eps)
+    w = np.where(resolved, w, 0.0)
+    if not np.all(np.isfinite(w)) or abs(w.sum() - 1.0) > 1e-11:
+        return None
+    return w
+
+
+def _risk_from_eigen(s, c2, Ef2, *, n, lambdas, noise, params, owner,
                      slack=1e-9) -> RidgeRisk:
-    """Shared tail of :func:`ridge_risk` and the finite-width risk: eigenvalues and the
-    projections of ``b`` on the eigenvectors to the risk."""
+    """Shared tail of :func:`ridge_risk` and the finite-width risk: eigenvalues (ascending)
+    and the squared projections ``c2`` of ``b`` on the eigenvectors to the risk."""
     if s.size and s[0] < -1e-8 * max(float(s[-1]), 1e-300):
         raise InvalidParameterError(
             f"The 'covariance' parameter of {owner} must be positive semi-definite. Got the "
@@ -363,7 +425,7 @@ def _risk_from_eigen(s, c, Ef2, *, n, lambdas, noise, params, owner,
         )
     s = np.maximum(s, 0.0)
     tol = max(float(s.max()), 0.0) * s.size * np.finfo(float).eps
-    signal = np.where(s > tol, c * c / np.where(s > tol, s, 1.0), 0.0)
+    signal = np.where(s > tol, c2 / np.where(s > tol, s, 1.0), 0.0)
     explained = float(signal.sum())
     M = Ef2 - explained
     if M < -slack * max(Ef2, 1e-300):

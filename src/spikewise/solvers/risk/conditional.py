@@ -122,7 +122,7 @@ from scipy.linalg import lapack
 
 from spikewise._gauss import factorials
 from spikewise._validation import ConvergenceError, InvalidParameterError, check_scalar
-from spikewise.solvers.risk._ridge import RidgeRisk, _check_lambdas, _frozen, eigen_projection
+from spikewise.solvers.risk._ridge import RidgeRisk, _check_lambdas, _frozen, eigen_weights
 from spikewise.solvers.spiked_rf import SpikedRandomFeatures
 from spikewise.solvers.spiked_rf.model import _shifted_second_moment, shifted_hermite
 
@@ -343,9 +343,9 @@ def conditional_risk(model, weights, *, n, lambdas, tol=1e-12, max_iter=300) -> 
     kw = mom.kw
     # population moments (the kappa average) for the misspecification
     Ef2 = float(model.teacher.second_moment)
-    s, c = eigen_projection(mom.gram(kw), mom.b @ kw)
+    s, c2 = eigen_weights(mom.gram(kw), mom.b @ kw)
     cut = max(float(s.max()), 0.0) * s.size * np.finfo(float).eps
-    M = max(Ef2 - float(np.sum(np.where(s > cut, c * c / np.where(s > cut, s, 1.0), 0.0))),
+    M = max(Ef2 - float(np.sum(np.where(s > cut, c2 / np.where(s > cut, s, 1.0), 0.0))),
             0.0)
     noise2 = model.noise**2
 

@@ -49,7 +49,7 @@ from spikewise.solvers.risk._ridge import (
     RidgeRisk,
     _check_lambdas,
     _risk_from_eigen,
-    eigen_projection,
+    eigen_weights,
 )
 
 __all__ = ["FeatureMoments", "feature_moments", "finite_width_risk"]
@@ -352,9 +352,9 @@ def finite_width_risk(W, directions, *, n, lambdas, activation="relu", teacher="
     mom = _moments(W, directions, activation=activation, teacher=teacher, tol=tol,
                    k_max=k_max, expansion=expansion, full=False)  # upper triangle suffices
     d, N = np.shape(W)
-    s, c = eigen_projection(mom.covariance, mom.cross_moment)  # overwrites the covariance
+    s, c2 = eigen_weights(mom.covariance, mom.cross_moment)  # overwrites the covariance
     params = {"d": d, "N": N, "order": mom.order, "expansion": expansion,
               "truncation_error": mom.truncation_error,
               "activation": _as_activation(activation, "activation", owner).name}
-    return _risk_from_eigen(s, c, mom.target_second_moment, n=n, lambdas=lam, noise=noise,
+    return _risk_from_eigen(s, c2, mom.target_second_moment, n=n, lambdas=lam, noise=noise,
                             params=params, owner=owner, slack=1e-6)

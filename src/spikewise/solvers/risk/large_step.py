@@ -42,7 +42,7 @@ from spikewise.solvers.risk._ridge import (
     _check_lambdas,
     _frozen,
     _risk_from_eigen,
-    eigen_projection,
+    eigen_weights,
 )
 from spikewise.solvers.risk.conditional import _check_model, conditional_risk
 from spikewise.solvers.risk.finite_width import finite_width_risk
@@ -122,9 +122,9 @@ def spiked_rf_risk(model, *, d, N, n, lambdas, weights=None, conditional=True,
     noise = model.noise
     params = {"d": weights.d, "N": weights.N, **model.params}
     S = np.array(model.population_covariance(weights), dtype=np.float64)
-    s, c = eigen_projection(S, np.asarray(model.teacher_cross_moment(weights)))
+    s, c2 = eigen_weights(S, np.asarray(model.teacher_cross_moment(weights)))
     exact = _risk_from_eigen(
-        s, c, float(model.teacher.second_moment), n=n, lambdas=lam, noise=noise,
+        s, c2, float(model.teacher.second_moment), n=n, lambdas=lam, noise=noise,
         params={**params, "equivalence": "exact moments"}, owner=owner, slack=1e-6)
     plain = finite_width_risk(weights.W, weights.beta, n=n, lambdas=lam,
                               activation=model.activation, teacher=model.teacher,
