@@ -151,21 +151,29 @@ class FeatureSpectrum:
 
 
 def _solve_bulk(z, L, V, pk, pt, psi, phi, state=None, max_iter=4000, tol=1e-11, damp=0.3):
-    """Fixed point of the module docstring at complex ``z``; returns (m, g, delta)."""
+    """Fixed point of the module docstring at complex ``z``; returns (m, g, delta).
+
+    :math:`\Omega = UDU^\top` with :math:`U = SL` (Q x T) and
+    :math:`D = \phi\,\mathrm{diag}(g\,p)` has rank at most T: the Q x Q inverses are taken
+    through the T x T matrix :math:`K = (I + U^\top UD)^{-1}` (Woodbury),
+    :math:`(I + \Omega)^{-1} = I - UDKU^\top`.
+    """
     Q, T = L.shape
     g = np.full(T, -1.0 / z, complex) if state is None else state[0].copy()
     delta = np.zeros(Q, complex) if state is None else state[1].copy()
-    eye = np.eye(Q)
+    eye = np.eye(T)
     res = math.inf
     for it in range(max_iter):  # noqa: B007 - reported in the error
         c = pk / (1.0 + delta)
-        sc = np.sqrt(c)
-        omega = phi * (sc[:, None] * ((L * (g * pt)[None, :]) @ L.T) * sc[None, :])
-        inv = np.linalg.inv(eye + omega)
-        Mm = sc[:, None] * inv * sc[None, :]
-        g_new = 1.0 / (c @ V - z + np.einsum("qt,qp,pt->t", L, Mm, L))
-        od = omega @ inv
-        delta_new = np.diag(od) / (psi * c) + (phi / psi) * (V @ (g_new * pt))
+        U = np.sqrt(c)[:, None] * L
+        D = phi * g * pt
+        K = np.linalg.inv(eye + (U.T @ U) * D[None, :])
+        DK = D[:, None] * K
+        P = L.T @ (c[:, None] * L)  # L^T diag(c) L = U^T U
+        quad = np.diag(P) - np.einsum("ts,st->t", P @ DK, P)
+        g_new = 1.0 / (c @ V - z + quad)
+        od = np.einsum("qt,qt->q", U @ DK, U)  # diag of Omega (I + Omega)^-1
+        delta_new = od / (psi * c) + (phi / psi) * (V @ (g_new * pt))
         res = max(float(np.max(np.abs(g_new - g))), float(np.max(np.abs(delta_new - delta))))
         g = damp * g + (1.0 - damp) * g_new
         delta = damp * delta + (1.0 - damp) * delta_new
@@ -177,15 +185,100 @@ def _solve_bulk(z, L, V, pk, pt, psi, phi, state=None, max_iter=4000, tol=1e-11,
     )
 
 
-def _type_law(model, n_types):
-    if model.second_layer == "gaussian":
-        # equal-mass nodes: tiny-weight Gauss-Hermite nodes would act as isolated types
+def _type_law(second_layer, n_types):
+    """Bulk neuron types: equal-mass nodes for a Gaussian second layer (tiny-weight
+    Gauss--Hermite nodes would act as isolated types), the exact law otherwise."""
+    if second_layer == "gaussian":
         from scipy.special import ndtri
 
         x = ndtri((np.arange(n_types) + 0.5) / n_types)
         x *= 1.0 / math.sqrt(np.mean(x * x))
         return x, np.full(n_types, 1.0 / n_types)
-    return model.neuron_law()
+    if second_layer == "rademacher":
+        return np.array([-1.0, 1.0]), np.array([0.5, 0.5])
+    return np.array([1.0]), np.array([1.0])
+
+
+def _mixture_spectrum(kw, L, V, tw, mean_o, ow, *, psi, phi, N, grid, top_only=False):
+    r"""Bulk and outliers of :math:`F^\top F/n` from the conditional moments (module docstring).
+
+    Parameters
+    ----------
+    kw : ndarray (Q,)
+        Weights of the sample-latent nodes.
+    L, V : ndarray (Q, T)
+        Linear coefficient and rest variance at the latent nodes for the bulk types of
+        weights ``tw`` (T,).
+    mean_o : ndarray (Q, T')
+        Conditional mean at the latent nodes for the outlier types of weights ``ow`` (T',).
+    top_only : bool
+        Stop after the first outlier found.
+
+    Returns
+    -------
+    x, density, edge, outliers, fs
+        The density grid, the bulk edge, the outliers (descending) and, for each, its left
+        function of the latent (the sample side of the mean part) at the nodes.
+    """
+    top = float(np.max(L**2)) * (1.0 + math.sqrt(phi)) ** 2 * (1.0 + math.sqrt(phi / psi)) ** 2
+    hi = 1.2 * (top + float(np.max(V)) * (1.0 + math.sqrt(phi / psi)) ** 2) + 1e-9
+    # quadratic grid: the law of F^T F / n piles up near its lower edge when N > d
+    u = np.linspace(1.0, 0.0, grid + 1)[:-1]
+    x = hi * u * u
+    spacing = 2.0 * hi * u / grid
+    dens = np.empty(x.size)
+    state = None
+    for i, xi in enumerate(x):
+        m, g, delta = _solve_bulk(complex(xi, 0.1 * spacing[i] + 1e-9 * hi), L, V, kw, tw, psi,
+                                  phi, state)
+        state = (g, delta)
+        dens[i] = m.imag / math.pi
+    x, dens = x[::-1], dens[::-1]
+    mx = float(dens.max())
+    above = np.nonzero(dens > 1e-3 * mx)[0]
+    edge = float(x[above[-1]]) if above.size else 0.0
+    if above.size >= 2 and above[-1] == above[-2] + 1:
+        # square-root edge: extrapolate density^2 linearly from the last two grid points
+        (x1, x2), (r1, r2) = x[above[-2:]], dens[above[-2:]]
+        if r1 > r2:
+            edge = float(x2 + r2 * r2 * (x2 - x1) / (r1 * r1 - r2 * r2))
+            edge = min(edge, float(x[min(above[-1] + 1, x.size - 1)]))
+
+    # outliers from the mean part (its Gram operator on the outlier types)
+    Gm = (mean_o * kw[:, None]).T @ mean_o  # (T', T'): E_latent m(., t) m(., t')
+    sq = np.sqrt(ow)
+    nu, B = np.linalg.eigh(sq[:, None] * Gm * sq[None, :])
+    order = np.argsort(nu)[::-1]
+    outs, fs = [], []
+    for k in order:
+        z0 = N * float(nu[k])
+        if z0 <= 1e-3 * edge:
+            break
+        b = B[:, k] / sq  # right function of the types, E[b^2] = 1
+        f = mean_o @ (b * ow)  # left function of the latent
+        ef2 = float(kw @ f**2)
+
+        def crit(z, f=f, ef2=ef2, nu_k=float(nu[k])):
+            m, _, delta = _solve_bulk(complex(z, 0.0), L, V, kw, tw, psi, phi)
+            w = float(kw @ (f**2 / (1.0 + delta.real))) / ef2
+            return N * nu_k * w * (-m.real) - 1.0
+
+        hi_z = 2.0 * z0 + 10.0 * hi
+        found = False
+        for factor in (1.02, 1.05, 1.1, 1.2, 1.4, 1.7, 2.0):
+            lo = edge * factor
+            try:
+                found = crit(lo) > 0.0
+                break
+            except ConvergenceError:  # real z still inside the (smoothed) support
+                continue
+        if not found:
+            continue
+        outs.append(brentq(crit, lo, hi_z, xtol=1e-12, rtol=1e-12))
+        fs.append(f)
+        if top_only:
+            break
+    return x, dens, edge, np.array(outs), fs
 
 
 def feature_spectrum(model: SpikedRandomFeatures, *, psi, phi, N, grid=400, n_types=24,
@@ -228,83 +321,28 @@ def feature_spectrum(model: SpikedRandomFeatures, *, psi, phi, N, grid=400, n_ty
                                upper=200)
     l_max = check_scalar(l_max, "l_max", owner, kind="int", lower=0, upper=20)
     kx, kw = (np.asarray(a) for a in normal_rule(nodes=kappa_nodes))
-    tx, tw = _type_law(model, n_types)
+    tx, tw = _type_law(model.second_layer, n_types)
     s = np.sqrt(1.0 + model.inflation * tx * tx)
     shift = model.strength * kx[:, None] * tx[None, :]  # (Q, T)
     A = shifted_hermite(model.activation, np.broadcast_to(s, shift.shape), shift, 1,
                         owner=owner)
     second = _shifted_second_moment(model.activation, np.broadcast_to(s, shift.shape), shift,
                                     owner=owner)
-    mean, L = A[0], A[1]
-    V = np.maximum(second - mean**2 - L**2, 0.0)
+    L = A[1]
+    V = np.maximum(second - A[0] ** 2 - L**2, 0.0)
     trace = N * float(kw @ second @ tw)
-
-    # bulk: density on a grid, continuation from the right
-    top = float(np.max(L**2)) * (1.0 + math.sqrt(phi)) ** 2 * (1.0 + math.sqrt(phi / psi)) ** 2
-    hi = 1.2 * (top + float(np.max(V)) * (1.0 + math.sqrt(phi / psi)) ** 2) + 1e-9
-    # quadratic grid: the law of F^T F / n piles up near its lower edge when N > d
-    u = np.linspace(1.0, 0.0, grid + 1)[:-1]
-    x = hi * u * u
-    spacing = 2.0 * hi * u / grid
-    dens = np.empty(x.size)
-    state = None
-    for i, xi in enumerate(x):
-        m, g, delta = _solve_bulk(complex(xi, 0.1 * spacing[i] + 1e-9 * hi), L, V, kw, tw, psi, phi,
-                                  state)
-        state = (g, delta)
-        dens[i] = m.imag / math.pi
-    x, dens = x[::-1], dens[::-1]
-    mx = float(dens.max())
-    above = np.nonzero(dens > 1e-3 * mx)[0]
-    edge = float(x[above[-1]]) if above.size else 0.0
-    if above.size >= 2 and above[-1] == above[-2] + 1:
-        # square-root edge: extrapolate density^2 linearly from the last two grid points
-        (x1, x2), (r1, r2) = x[above[-2:]], dens[above[-2:]]
-        if r1 > r2:
-            edge = float(x2 + r2 * r2 * (x2 - x1) / (r1 * r1 - r2 * r2))
-            edge = min(edge, float(x[min(above[-1] + 1, x.size - 1)]))
-
-    # outliers from the mean part: Gauss-Hermite types (the tails of a~ matter here)
+    # outliers: Gauss-Hermite types (the tails of a~ matter here)
     ox, ow = model.neuron_law(n_nodes=max(2 * n_types, 48))
     mean_o = shifted_hermite(model.activation,
                              np.sqrt(1.0 + model.inflation * ox * ox)[None, :],
                              model.strength * kx[:, None] * ox[None, :], 0, owner=owner)[0]
-    Gm = (mean_o * kw[:, None]).T @ mean_o  # (T, T): E_kappa m(kappa, t) m(kappa, t')
-    sq = np.sqrt(ow)
-    nu, B = np.linalg.eigh(sq[:, None] * Gm * sq[None, :])
-    order = np.argsort(nu)[::-1]
-    outs, ovs = [], []
+    x, dens, edge, outs, fs = _mixture_spectrum(kw, L, V, tw, mean_o, ow, psi=psi, phi=phi,
+                                                N=N, grid=grid)
     fact = factorials(l_max)
     He = hermite_polynomials(kx, l_max)  # (l+1, Q)
-    for k in order:
-        z0 = N * float(nu[k])
-        if z0 <= 1e-3 * edge:
-            break
-        b = B[:, k] / sq  # right function of the types, E[b^2] = 1
-        f = mean_o @ (b * ow)  # left function of kappa
-        ef2 = float(kw @ f**2)
-
-        def crit(z, f=f, ef2=ef2, nu_k=float(nu[k])):
-            m, _, delta = _solve_bulk(complex(z, 0.0), L, V, kw, tw, psi, phi)
-            w = float(kw @ (f**2 / (1.0 + delta.real))) / ef2
-            return N * nu_k * w * (-m.real) - 1.0
-
-        hi_z = 2.0 * z0 + 10.0 * hi
-        above = False
-        for factor in (1.02, 1.05, 1.1, 1.2, 1.4, 1.7, 2.0):
-            lo = edge * factor
-            try:
-                above = crit(lo) > 0.0
-                break
-            except ConvergenceError:  # real z still inside the (smoothed) support
-                continue
-        if not above:
-            continue
-        outs.append(brentq(crit, lo, hi_z, xtol=1e-12, rtol=1e-12))
-        proj = He @ (kw * f)  # E[f He_l]
-        ovs.append(proj**2 / (fact * ef2))
+    ovs = [(He @ (kw * f)) ** 2 / (fact * float(kw @ f**2)) for f in fs]  # E[f He_l]^2
     return FeatureSpectrum(
-        x=x, density=dens, bulk_edge=edge, outliers=np.array(outs),
+        x=x, density=dens, bulk_edge=edge, outliers=outs,
         hermite_overlaps=np.array(ovs).reshape(len(ovs), l_max + 1), trace=trace, N=N,
         params={**model.params, "psi": psi, "phi": phi, "N": N},
     )
