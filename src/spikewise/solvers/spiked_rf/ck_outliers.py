@@ -87,16 +87,23 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.optimize import brentq
+from scipy.special import ndtr
 
-from spikewise._gauss import normal_rule, product_rule
+from spikewise._gauss import legendre_rule, normal_rule, product_rule
 from spikewise._validation import InvalidParameterError, check_array, check_option, check_scalar
 from spikewise.activations import get_activation
 from spikewise.conventions import learning_rate
 from spikewise.solvers.one_step_theory import _mp_cauchy, _mp_cauchy_d, _prepare
+from spikewise.solvers.spiked_rf.model import _smooth_or_relu
+from spikewise.solvers.spiked_rf.spectrum import _mixture_spectrum, _type_law
 
 __all__ = ["CKOutlier", "CKOutliers", "ck_outliers"]
 
 _INPUTS = ("fresh", "train")
+_METHODS = ("auto", "first_order", "mixture")
+#: Strength :math:`t = \eta|\mu_1|\sqrt{q/N}` from which ``method="auto"`` uses the mixture.
+T_SWITCH = 0.5
+_LATENT_NODES = 12
 
 
 @dataclass(frozen=True)
@@ -277,7 +284,7 @@ def _realized_sums(Xs, vec, e, extra_lin):
 # --------------------------------------------------------------------------------------------
 def ck_outliers(activation, teacher, *, psi, phi, eta0, alpha=0.0, inputs="fresh", noise=0.0,
                 n=None, second_layer="gaussian", a=None, W0=None, X=None, y=None, beta=None,
-                X_ck=None) -> CKOutliers:
+                X_ck=None, method="auto") -> CKOutliers:
     r"""Predict the learned outlier of the conjugate kernel :math:`FF^\top/N` after one step.
 
     See the module docstring for the model (the spiked column, the self-interaction on the
@@ -305,8 +312,14 @@ def ck_outliers(activation, teacher, *, psi, phi, eta0, alpha=0.0, inputs="fresh
         The realization (as in :func:`~spikewise.solvers.one_step_theory.one_step_spike`); ``a``,
         ``W0``, ``X`` and ``y`` together give the ``draw`` prediction.
     X_ck : ndarray (n, d), optional
-        The fresh inputs of the features (``inputs="fresh"``): the draw prediction is then
-        conditional on them too.
+        The fresh inputs of the features (``inputs="fresh"``): the first-order draw
+        prediction is then conditional on them too.
+    method : {"auto", "first_order", "mixture"}
+        ``"first_order"``: the spiked-column equation (small strength);
+        ``"mixture"``: the conditional (mixture) description, valid at any step (needs
+        ``n``); ``"auto"``: ``"mixture"`` when ``n`` is given and the strength
+        :math:`t = \eta|\mu_1|\sqrt{q/N}` is at least :data:`T_SWITCH` (0.5), else
+        ``"first_order"``. The method used is ``params["method"]``.
 
     Returns
     -------
@@ -349,10 +362,25 @@ def ck_outliers(activation, teacher, *, psi, phi, eta0, alpha=0.0, inputs="fresh
             f"The 'activation' parameter of {owner} must have a linear component (mu_1 != 0) "
             "for a learned CK outlier. Got mu_1 = 0."
         )
+    method = check_option(method, "method", owner, _METHODS)
+    strength = abs(eta * st["mu1"]) * (math.sqrt(fin._v2() / fin.N) if fin is not None else 0.0)
+    if method == "mixture" and fin is None:
+        raise InvalidParameterError(
+            f"The 'n' parameter of {owner} must be given for method='mixture' (its outliers "
+            "grow with n). Got None instead."
+        )
+    if method == "auto":
+        method = "mixture" if fin is not None and strength >= T_SWITCH else "first_order"
+    params = {**params, "method": method, "strength": strength}
     limit = _limit(st, psi, phi, eta, inputs)
     models = dict(act=get_activation(activation), teacher=get_activation(teacher),
                   noise=float(noise), second_layer=second_layer)
-    finite = None if fin is None else _finite(fin, eta, inputs, draw=False, **models)
+    if method == "mixture":
+        finite = _mixture(models["act"], second_layer,
+                          _law_latent(models["teacher"], float(noise), fin, _LATENT_NODES),
+                          fin=fin, eta=eta, inputs=inputs)[0]
+    else:
+        finite = None if fin is None else _finite(fin, eta, inputs, draw=False, **models)
     draw = None
     if any(arr is not None for arr in (a, W0, X, y, beta, X_ck)):
         if n is None or a is None or W0 is None or X is None or y is None:
@@ -364,6 +392,15 @@ def ck_outliers(activation, teacher, *, psi, phi, eta0, alpha=0.0, inputs="fresh
                                         second_layer, a, W0, X, y, beta)
         if X_ck is not None:
             X_ck = check_array(X_ck, "X_ck", owner, ndim=2, shape=(None, int(fin_d.d)))
+        if method == "mixture":
+            if inputs == "train" or X_ck is not None:
+                latent = _draw_latent(fin_d, X, y, np.asarray(a, float), fin_d.beta, X_ck)
+            else:
+                latent = _law_latent(models["teacher"], float(noise), fin_d, _LATENT_NODES)
+            draw = _mixture(models["act"], second_layer, latent, fin=fin_d, eta=eta,
+                            inputs=inputs)[0]
+            return CKOutliers(inputs=inputs, limit=limit, finite=finite, draw=draw,
+                              params=params)
         draw = _finite(fin_d, eta, inputs, draw=True, a=np.asarray(a, float), X=X, y=y,
                        X_ck=X_ck, **models)
     return CKOutliers(inputs=inputs, limit=limit, finite=finite, draw=draw, params=params)
@@ -532,3 +569,174 @@ def _neuron_nodes(second_layer, N):
     if second_layer == "rademacher":
         return np.array([-1.0, 1.0]), np.array([0.5, 0.5])
     return np.array([1.0]), np.array([1.0])
+
+
+# --------------------------------------------------------------------------------------------
+# Any step: the conditional (mixture) description of the features
+# --------------------------------------------------------------------------------------------
+def _piecewise_normal_rule(cuts, *, span=10.0, nodes=40):
+    """Rules for :math:`\\mathbb E[g(Z)]`, one per row of ``cuts`` (P, K), cut there.
+
+    Composite Gauss--Legendre (:func:`spikewise._gauss.legendre_rule`) on
+    :math:`[-\\mathrm{span}, \\mathrm{span}]` cut at the points of each row (clipped to the
+    range), the Gaussian density as weight. Returns nodes and weights of shape
+    ``(P, (K + 1) * nodes)``.
+    """
+    t, wt = legendre_rule(nodes)
+    cuts = np.sort(np.clip(cuts, -span, span), axis=1)
+    edges = [np.full(cuts.shape[0], -span)] + list(cuts.T) + [np.full(cuts.shape[0], span)]
+    xs, ws = [], []
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        half, mid = 0.5 * (b - a), 0.5 * (b + a)
+        x = mid[:, None] + half[:, None] * t
+        xs.append(x)
+        ws.append(half[:, None] * wt * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi))
+    return np.concatenate(xs, axis=1), np.concatenate(ws, axis=1)
+
+
+def _self_moments(act, sg, shift, b):
+    r"""Conditional moments of :math:`\varphi = \sigma(h_0 + s_gg + m + b\,\sigma'(h_0))`.
+
+    :math:`h_0, g` independent standard Gaussians (the initial pre-activation and the
+    inflation), ``sg`` (T,) the inflation scale of each type, ``shift`` :math:`m` and ``b``
+    (Q, T). Returns the mean, the coefficient of :math:`h = (h_0 + s_gg)/s`
+    (:math:`s^2 = 1 + s_g^2`), and the second moment, each (Q, T).
+
+    Smooth :math:`\sigma`: composite Gauss--Legendre in :math:`h_0` (Gauss--Hermite
+    converges slowly for :math:`\tanh(h_0 + b\,\mathrm{sech}^2h_0)`), Gauss--Hermite in
+    :math:`g`. ReLU family
+    (:math:`c\,\mathrm{relu} + b_0`): closed forms in :math:`g`
+    (:math:`\mathbb E\,\mathrm{relu}(x + s_gg) = x\Phi(x/s_g) + s_g\phi(x/s_g)`, ...) and a
+    rule in :math:`h_0` cut at 0 (the jump of :math:`\sigma'`) and at the kinks
+    :math:`h_0 = -m` (left) and :math:`-m - b` (right).
+    """
+    shift, b = np.broadcast_arrays(np.asarray(shift, float), np.asarray(b, float))
+    sg = np.broadcast_to(np.asarray(sg, float), shift.shape)
+    s = np.sqrt(1.0 + sg * sg)
+    relu = _smooth_or_relu(act, "activation", "ck_outliers")
+    if relu is None:
+        # sigma(h0 + b sigma'(h0)) is smooth but not polynomial-like: composite rule
+        x0, w0 = (np.asarray(v) for v in normal_rule((0.0,), nodes=12))
+        x0, w0 = x0[w0 > 1e-16], w0[w0 > 1e-16]
+        if float(np.max(sg)) > 0.0:
+            xg, wg = normal_rule(nodes=10)
+        else:
+            xg, wg = np.zeros(1), np.ones(1)
+        d1 = act.d1(x0)
+        m0 = np.zeros(shift.shape)
+        mh0, mg, m2 = np.zeros(shift.shape), np.zeros(shift.shape), np.zeros(shift.shape)
+        for gq, wq in zip(xg, wg, strict=True):
+            pre = (x0 + (sg * gq + shift)[..., None]) + b[..., None] * d1
+            val = act(pre)
+            m0 += wq * (val @ w0)
+            mh0 += wq * (val @ (w0 * x0))
+            mg += wq * gq * (val @ w0)
+            m2 += wq * ((val * val) @ w0)
+        return m0, (mh0 + sg * mg) / s, m2
+    c, b0 = relu
+    cuts = np.stack([np.zeros(shift.size), np.minimum(-shift.ravel(), 0.0),
+                     np.maximum(-(shift + b).ravel(), 0.0)], axis=1)
+    x, w = _piecewise_normal_rule(cuts)
+    xarg = x + shift.reshape(-1, 1) + b.reshape(-1, 1) * (x > 0.0)
+    sgf = sg.reshape(-1, 1)
+    safe = np.where(sgf > 0.0, sgf, 1.0)
+    r = xarg / safe
+    cdf = np.where(sgf > 0.0, ndtr(r), (xarg > 0.0).astype(float))
+    pdf = np.where(sgf > 0.0, np.exp(-0.5 * r * r) / math.sqrt(2.0 * math.pi), 0.0)
+    R = xarg * cdf + sgf * pdf
+    Rg = sgf * cdf
+    R2 = (xarg * xarg + sgf * sgf) * cdf + xarg * sgf * pdf
+    ER = np.einsum("pk,pk->p", w, R).reshape(shift.shape)
+    ERh0 = np.einsum("pk,pk->p", w * x, R).reshape(shift.shape)
+    ERg = np.einsum("pk,pk->p", w, Rg).reshape(shift.shape)
+    ER2 = np.einsum("pk,pk->p", w, R2).reshape(shift.shape)
+    return c * ER + b0, c * (ERh0 + sg * ERg) / s, c * c * ER2 + 2.0 * c * b0 * ER + b0 * b0
+
+
+def _law_latent(teacher, noise, fin, latent_nodes):
+    r"""Nodes of the sample latent at the law level: ``(kappa, r, z, self_scale, weights)``.
+
+    :math:`z = \beta^\top x_i`, an independent :math:`\zeta` (and the label noise
+    :math:`\epsilon`): :math:`\kappa_i = (c_1z + \sqrt{q - c_1^2}\,\zeta)/\sqrt q` (the
+    projection of :math:`x_i` on the step's direction built from the *other* samples),
+    :math:`r_i = \sigma_\star(z) + \epsilon - \bar r`, :math:`\|x_i\|^2/n = 1/\psi`.
+    """
+    st = fin.st
+    q, c1 = fin._v2(), st["c1"]
+    zx, zw = (np.asarray(v) for v in normal_rule(
+        teacher.kinks, nodes=2 if teacher.kinks else latent_nodes))
+    keep = zw > 1e-12
+    cols, wts = [zx[keep], None], [zw[keep], None]
+    cols[1], wts[1] = (np.asarray(v) for v in normal_rule(nodes=latent_nodes))
+    if noise > 0.0:
+        nx, nw = normal_rule(nodes=max(latent_nodes // 2, 4))
+        cols.append(np.asarray(nx))
+        wts.append(np.asarray(nw))
+    grids = [g.ravel() for g in np.meshgrid(*cols, indexing="ij")]
+    kw = np.prod(np.stack([g.ravel() for g in np.meshgrid(*wts, indexing="ij")]), axis=0)
+    z, zeta = grids[0], grids[1]
+    kappa = (c1 * z + math.sqrt(max(q - c1 * c1, 0.0)) * zeta) / math.sqrt(q)
+    r = teacher(z) - fin.rbar + (noise * grids[2] if noise > 0.0 else 0.0)
+    return kappa, r, z, np.full(z.size, 1.0 / fin.psi), kw, q, fin.er2
+
+
+def _draw_latent(fin, X, y, a, beta, X_ck=None):
+    """The realized sample latent: ``kappa_i = xi_{-i}.x_i/|xi|``, ``r_i``, ``beta.x_i``,
+    ``|x_i|^2/n``, uniform weights (on the fresh inputs ``X_ck`` when given:
+    ``kappa_i = xi.x_i/|xi|``)."""
+    n = X.shape[0]
+    N = a.shape[0]
+    r = y - fin.st["mu0"] * float(a.sum()) / math.sqrt(N)
+    xi = X.T @ r / n
+    q = float(xi @ xi)
+    er2 = float(np.mean(r * r))
+    if X_ck is not None:
+        m = X_ck.shape[0]
+        z = X_ck @ beta if beta is not None else np.zeros(m)
+        return (X_ck @ xi / math.sqrt(q), np.zeros(m), z, np.zeros(m), np.full(m, 1.0 / m), q,
+                er2)
+    sq = np.einsum("ij,ij->i", X, X) / n
+    kappa = (X @ xi - sq * r) / math.sqrt(q)
+    z = X @ beta if beta is not None else np.zeros(n)
+    return kappa, r, z, sq, np.full(n, 1.0 / n), q, er2
+
+
+def _mixture(act, second_layer, latent, *, fin, eta, inputs, n_types=16, grid=120,
+             types=None):
+    r"""The CK outlier from the conditional description of the features (any step).
+
+    ``latent`` from :func:`_law_latent` or :func:`_draw_latent`. Neuron :math:`j` of type
+    :math:`\tilde a` on sample :math:`i`: :math:`\varphi = \sigma(h_0 + s_g g + t\tilde a
+    \kappa_i + b_i\tilde a\,\sigma'(h_0))`, :math:`t = \eta\mu_1\sqrt{q/N}`,
+    :math:`b_i = \eta\|x_i\|^2r_i/(n\sqrt N)` on the training inputs (0 on fresh ones),
+    :math:`s_g^2 = \nu\tilde a^2`, :math:`\nu = \eta^2\,\mathbb E[r^2]\,\mathrm{Var}\,
+    \sigma'(Z)/(\psi N)`. Returns the :class:`CKOutlier` and all predicted outliers of
+    :math:`FF^\top/N` (descending).
+    """
+    kappa, r, z, sq, kw, q, er2 = latent
+    st = fin.st
+    n, N = fin.n, fin.N
+    psi, phi = fin.psi, fin.N / fin.d
+    t = eta * st["mu1"] * math.sqrt(q / N)
+    b_self = eta * sq * r / math.sqrt(N) if inputs == "train" else np.zeros(r.size)
+    nu = eta**2 * er2 * st["var_d1"] / (psi * N)
+
+    def moments(tx):
+        return _self_moments(act, np.sqrt(nu) * np.abs(tx), t * kappa[:, None] * tx[None, :],
+                             b_self[:, None] * tx[None, :])
+
+    tx, tw = _type_law(second_layer, n_types)
+    mean, L, second = moments(tx)
+    V = np.maximum(second - mean**2 - L**2, 0.0)
+    if second_layer == "gaussian":
+        ox, ow = (np.asarray(v) for v in normal_rule(nodes=48))
+    else:
+        ox, ow = tx, tw
+    _, _, edge, outs, fs = _mixture_spectrum(kw, L, V, tw, moments(ox)[0], ow, psi=psi,
+                                             phi=phi, N=int(round(N)), grid=grid)
+    scale = n / N  # eigenvalues of F F^T / N from those of F^T F / n
+    if outs.size == 0:
+        return CKOutlier(False, scale * edge, scale * edge, 0.0), outs
+    f = fs[0]
+    ov = float(kw @ (f * z)) ** 2 / (float(kw @ f**2) * float(kw @ z**2) + 1e-300)
+    return CKOutlier(True, scale * float(outs[0]), scale * edge, min(ov, 1.0)), scale * outs

@@ -151,7 +151,7 @@ class FeatureSpectrum:
 
 
 def _solve_bulk(z, L, V, pk, pt, psi, phi, state=None, max_iter=4000, tol=1e-11, damp=0.3):
-    """Fixed point of the module docstring at complex ``z``; returns (m, g, delta).
+    r"""Fixed point of the module docstring at complex ``z``; returns (m, g, delta).
 
     :math:`\Omega = UDU^\top` with :math:`U = SL` (Q x T) and
     :math:`D = \phi\,\mathrm{diag}(g\,p)` has rank at most T: the Q x Q inverses are taken
