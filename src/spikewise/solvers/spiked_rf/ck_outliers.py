@@ -86,6 +86,7 @@ import math
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq
 from scipy.special import ndtr
 
@@ -398,7 +399,7 @@ def ck_outliers(activation, teacher, *, psi, phi, eta0, alpha=0.0, inputs="fresh
             else:
                 latent = _law_latent(models["teacher"], float(noise), fin_d, _LATENT_NODES)
             draw = _mixture(models["act"], second_layer, latent, fin=fin_d, eta=eta,
-                            inputs=inputs)[0]
+                            inputs=inputs, types=np.asarray(a, float) * math.sqrt(a.size))[0]
             return CKOutliers(inputs=inputs, limit=limit, finite=finite, draw=draw,
                               params=params)
         draw = _finite(fin_d, eta, inputs, draw=True, a=np.asarray(a, float), X=X, y=y,
@@ -701,7 +702,7 @@ def _draw_latent(fin, X, y, a, beta, X_ck=None):
     return kappa, r, z, sq, np.full(n, 1.0 / n), q, er2
 
 
-def _mixture(act, second_layer, latent, *, fin, eta, inputs, n_types=16, grid=120,
+def _mixture(act, second_layer, latent, *, fin, eta, inputs, n_types=16, grid=60,
              types=None):
     r"""The CK outlier from the conditional description of the features (any step).
 
@@ -711,7 +712,8 @@ def _mixture(act, second_layer, latent, *, fin, eta, inputs, n_types=16, grid=12
     :math:`b_i = \eta\|x_i\|^2r_i/(n\sqrt N)` on the training inputs (0 on fresh ones),
     :math:`s_g^2 = \nu\tilde a^2`, :math:`\nu = \eta^2\,\mathbb E[r^2]\,\mathrm{Var}\,
     \sigma'(Z)/(\psi N)`. Returns the :class:`CKOutlier` and all predicted outliers of
-    :math:`FF^\top/N` (descending).
+    :math:`FF^\top/N` (descending). ``types``: the realized :math:`\tilde a` (N,) for the
+    mean part (the draw), else the law of ``second_layer``.
     """
     kappa, r, z, sq, kw, q, er2 = latent
     st = fin.st
@@ -728,12 +730,22 @@ def _mixture(act, second_layer, latent, *, fin, eta, inputs, n_types=16, grid=12
     tx, tw = _type_law(second_layer, n_types)
     mean, L, second = moments(tx)
     V = np.maximum(second - mean**2 - L**2, 0.0)
-    if second_layer == "gaussian":
+    if types is not None and second_layer == "gaussian":
+        # the realized a~: the conditional mean on a grid of a~, splined to each neuron
+        grid_a = np.linspace(float(types.min()), float(types.max()), 64)
+        mean_o = CubicSpline(grid_a, moments(grid_a)[0], axis=1)(types)
+        ow = np.full(types.size, 1.0 / types.size)
+    elif types is not None and second_layer == "rademacher":
+        mean_o = moments(tx)[0]
+        ow = np.array([np.mean(types < 0.0), np.mean(types > 0.0)])
+    elif second_layer == "gaussian":
         ox, ow = (np.asarray(v) for v in normal_rule(nodes=48))
+        mean_o = moments(ox)[0]
     else:
-        ox, ow = tx, tw
-    _, _, edge, outs, fs = _mixture_spectrum(kw, L, V, tw, moments(ox)[0], ow, psi=psi,
-                                             phi=phi, N=int(round(N)), grid=grid)
+        mean_o, ow = moments(tx)[0], tw
+    _, _, edge, outs, fs = _mixture_spectrum(kw, L, V, tw, mean_o, ow, psi=psi,
+                                             phi=phi, N=int(round(N)), grid=grid,
+                                             refine_edge=14)
     scale = n / N  # eigenvalues of F F^T / N from those of F^T F / n
     if outs.size == 0:
         return CKOutlier(False, scale * edge, scale * edge, 0.0), outs

@@ -199,7 +199,45 @@ def _type_law(second_layer, n_types):
     return np.array([1.0]), np.array([1.0])
 
 
-def _mixture_spectrum(kw, L, V, tw, mean_o, ow, *, psi, phi, N, grid, top_only=False):
+def _refine_edge(x, start, L, V, kw, tw, psi, phi, steps):
+    r"""Upper edge of the bulk by bisection, from the grid point ``start``.
+
+    A point is inside the support when the fixed point at :math:`x + i\epsilon`,
+    :math:`\epsilon = 10^{-7}x_{max}`, has a density above :math:`10^{-4}/x_{max}` (outside,
+    the density is a smoothing tail of order :math:`\epsilon`), or does not settle in 600
+    iterations (no real solution close by; outside, it converges fast to the real one). The
+    grid is walked from ``start`` to the last point inside, then the bracket is halved
+    ``steps`` times.
+    """
+    eps = 1e-7 * float(x[-1])
+    floor = 1e-4 / float(x[-1])
+
+    def inside(xx):
+        try:
+            m, _, _ = _solve_bulk(complex(xx, eps), L, V, kw, tw, psi, phi, max_iter=600)
+        except ConvergenceError:
+            return True
+        return m.imag / math.pi > floor
+
+    j = start
+    if inside(x[j]):
+        while j + 1 < x.size and inside(x[j + 1]):
+            j += 1
+    else:
+        while j > 0 and not inside(x[j - 1]):
+            j -= 1
+        j -= 1
+    if j < 0 or j + 1 >= x.size:
+        return float(x[max(j, 0)])
+    lo, hi = float(x[j]), float(x[j + 1])
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if inside(mid) else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def _mixture_spectrum(kw, L, V, tw, mean_o, ow, *, psi, phi, N, grid, top_only=False,
+                      refine_edge=0):
     r"""Bulk and outliers of :math:`F^\top F/n` from the conditional moments (module docstring).
 
     Parameters
@@ -213,6 +251,8 @@ def _mixture_spectrum(kw, L, V, tw, mean_o, ow, *, psi, phi, N, grid, top_only=F
         Conditional mean at the latent nodes for the outlier types of weights ``ow`` (T',).
     top_only : bool
         Stop after the first outlier found.
+    refine_edge : int
+        Bisection steps of :func:`_refine_edge` (0: the edge read off the grid).
 
     Returns
     -------
@@ -243,6 +283,8 @@ def _mixture_spectrum(kw, L, V, tw, mean_o, ow, *, psi, phi, N, grid, top_only=F
         if r1 > r2:
             edge = float(x2 + r2 * r2 * (x2 - x1) / (r1 * r1 - r2 * r2))
             edge = min(edge, float(x[min(above[-1] + 1, x.size - 1)]))
+    if refine_edge:
+        edge = _refine_edge(x, above[-1], L, V, kw, tw, psi, phi, refine_edge)
 
     # outliers from the mean part (its Gram operator on the outlier types)
     Gm = (mean_o * kw[:, None]).T @ mean_o  # (T', T'): E_latent m(., t) m(., t')
