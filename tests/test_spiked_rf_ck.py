@@ -283,6 +283,8 @@ def test_auto_switch_and_small_step_are_unchanged():
     big = ck_outliers("tanh", "tanh", psi=2.0, phi=1.5, eta0=2.0, alpha=0.5, n=600,
                       inputs="train")
     assert big.params["method"] == "mixture" and big.params["strength"] >= T_SWITCH
+    assert small.finite.all_outliers == (small.finite.position,)
+    assert big.finite.all_outliers[0] == big.finite.position
     # the training outlier exceeds the fresh one, both grow with eta
     fr = ck_outliers("tanh", "tanh", psi=2.0, phi=1.5, eta0=2.0, alpha=0.5, n=600,
                      inputs="fresh").finite

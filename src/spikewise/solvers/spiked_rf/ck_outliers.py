@@ -166,12 +166,17 @@ class CKOutlier:
     overlap_beta : float
         Squared overlap of its eigenvector with :math:`X\\beta/\\|X\\beta\\|` (0 without
         outlier).
+    all_outliers : tuple of float
+        Every predicted outlier, descending (``position`` first): the first-order equation
+        has one; the mixture treatment several at a large step (e.g. the even part of a ReLU
+        student).
     """
 
     is_outlier: bool
     position: float
     bulk_edge: float
     overlap_beta: float
+    all_outliers: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -294,7 +299,8 @@ def _solve(sums, *, A, B, B_spike, N_b) -> CKOutlier:
     t0 = brentq(lambda t: parts(t)[2] - 1.0, ts, hi, xtol=1e-15, rtol=1e-15, maxiter=500)
     lam, lamp, _, gp, Se, rho = parts(t0)
     ov = (Se / (A * (1.0 + rho))) ** 2 / (N_b * (-gp) / lamp)
-    return CKOutlier(True, float(lam), float(edge), float(min(max(ov, 0.0), 1.0)))
+    return CKOutlier(True, float(lam), float(edge), float(min(max(ov, 0.0), 1.0)),
+                     (float(lam),))
 
 
 def _realized_sums(Xs, vec, e, extra_lin):
@@ -796,4 +802,6 @@ def _mixture(act, second_layer, latent, *, fin, eta, inputs, n_types=16, grid=60
         return CKOutlier(False, scale * edge, scale * edge, 0.0), outs
     f = fs[0]
     ov = float(kw @ (f * z)) ** 2 / (float(kw @ f**2) * float(kw @ z**2) + 1e-300)
-    return CKOutlier(True, scale * float(outs[0]), scale * edge, min(ov, 1.0)), scale * outs
+    outs = scale * outs
+    return CKOutlier(True, float(outs[0]), scale * edge, min(ov, 1.0),
+                     tuple(float(o) for o in outs)), outs
