@@ -62,6 +62,22 @@ an outlier :math:`z_k` of :math:`F^\top F/n`:
 :math:`\mathbb E[f_k\mathrm{He}_l]^2/(l!\,\mathbb E f_k^2)` with the normalized
 :math:`\mathrm{He}_l(\kappa)` (exact for the direction of the mean part).
 
+Fluctuations
+------------
+The outliers above are deterministic equivalents; at finite :math:`n, N` each fluctuates
+by :math:`O(\lambda/\sqrt n + \lambda/\sqrt N)`: with the singular functions of the mean
+part, :math:`m(\kappa, \tilde a) = \sum_k\sqrt{\nu_k}\hat f_k(\kappa)b_k(\tilde a)`, they
+are to leading order the eigenvalues of :math:`N\,S(I + E)S`,
+:math:`S = \mathrm{diag}\sqrt{\nu_k}`, where
+:math:`E_{kl} = \frac1n\sum_i(\hat f_k\hat f_l(\kappa_i) - \delta_{kl})
++ \frac1N\sum_j(b_kb_l(\tilde a_j) - \delta_{kl})` is Gaussian with covariances from the
+fourth moments of :math:`\hat f, b` (spiked-eigenvalue CLT). A single outlier is unbiased
+at this order, but the largest of two close ones is not: the maximum of two fluctuating
+values and their repulsion through :math:`E_{12}` lift it.
+:attr:`FeatureSpectrum.top_expected` is :math:`\mathbb E` of the largest eigenvalue of the
+:math:`2\times2` block of the top two (a product rule over :math:`E_{11}, E_{22}, E_{12}`)
+minus :math:`N\nu_1`, added to ``outliers[0]``.
+
 Tail
 ----
 :meth:`FeatureSpectrum.top_mass` (share of the trace in the top :math:`k` eigenvalues) and
@@ -76,7 +92,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
-from spikewise._gauss import factorials, hermite_polynomials, normal_rule
+from spikewise._gauss import factorials, hermite_polynomials, normal_rule, product_rule
 from spikewise._validation import ConvergenceError, InvalidParameterError, check_scalar
 from spikewise.solvers.spiked_rf.model import (
     SpikedRandomFeatures,
@@ -107,6 +123,10 @@ class FeatureSpectrum:
         :math:`\\mathbb E\\,\\mathrm{tr}(F^\\top F/n) = N\\,\\mathbb E\\varphi^2`.
     N : int
     params : dict
+    top_expected : float
+        :math:`\\mathbb E` of the largest eigenvalue at this :math:`n, N`: ``outliers[0]``
+        plus the bias of the sampling fluctuations of the two top outliers (module
+        docstring, "Fluctuations"); NaN without outlier.
     """
 
     x: np.ndarray = field(repr=False)
@@ -117,6 +137,7 @@ class FeatureSpectrum:
     trace: float
     N: int
     params: dict = field(default_factory=dict, repr=False)
+    top_expected: float = math.nan
 
     def cdf(self, t):
         """CDF of the bulk density (trapezoidal integral on the grid), clipped to [0, 1]."""
@@ -323,6 +344,44 @@ def _mixture_spectrum(kw, L, V, tw, mean_o, ow, *, psi, phi, N, grid, top_only=F
     return x, dens, edge, np.array(outs), fs
 
 
+def _top_sampling_shift(kw, mean_o, ow, n, N):
+    r"""Bias of the largest outlier from the sampling of the :math:`n` samples and :math:`N`
+    neurons (module docstring, "Fluctuations").
+
+    With the singular functions of the mean part, :math:`m(\kappa, \tilde a) = \sum_k
+    \sqrt{\nu_k}\hat f_k(\kappa)b_k(\tilde a)`, the outliers are to leading order the
+    eigenvalues of :math:`N S(I + E)S` with :math:`S = \mathrm{diag}\sqrt{\nu_k}` and
+    :math:`E_{kl} = \frac1n\sum_i(\hat f_k\hat f_l(\kappa_i) - \delta_{kl}) +
+    \frac1N\sum_j(b_kb_l(\tilde a_j) - \delta_{kl})`, Gaussian with covariances from the
+    fourth moments of :math:`\hat f, b`. On the top two, :math:`\mathbb E[\lambda_{max}]`
+    of the :math:`2\times2` block (product rule over :math:`E_{11}, E_{22}, E_{12}`) minus
+    :math:`N\nu_1`.
+    """
+    Gm = (mean_o * kw[:, None]).T @ mean_o
+    sq = np.sqrt(ow)
+    nu, B = np.linalg.eigh(sq[:, None] * Gm * sq[None, :])
+    order = np.argsort(nu)[::-1][:2]
+    if order.size < 2 or nu[order[1]] <= 0.0:
+        return 0.0
+    nu2 = nu[order]
+    b = B[:, order] / sq[:, None]  # (T', 2), E b^2 = 1
+    f = (mean_o @ (b * ow[:, None])) / np.sqrt(nu2)  # (Q, 2), E f^2 = 1
+    pairs = ((0, 0), (1, 1), (0, 1))
+    pf = np.stack([f[:, k] * f[:, m] for k, m in pairs], axis=1)
+    pb = np.stack([b[:, k] * b[:, m] for k, m in pairs], axis=1)
+    cf = (pf * kw[:, None]).T @ pf - np.outer(kw @ pf, kw @ pf)
+    cb = (pb * ow[:, None]).T @ pb - np.outer(ow @ pb, ow @ pb)
+    cov = cf / n + cb / N
+    vals, vecs = np.linalg.eigh(cov)
+    root = vecs * np.sqrt(np.maximum(vals, 0.0))
+    pts, wts = product_rule(3, nodes=12)
+    e = np.asarray(pts) @ root.T  # (P, 3): E11, E22, E12
+    a11, a22 = nu2[0] * (1.0 + e[:, 0]), nu2[1] * (1.0 + e[:, 1])
+    a12 = math.sqrt(nu2[0] * nu2[1]) * e[:, 2]
+    top = 0.5 * (a11 + a22) + np.sqrt(0.25 * (a11 - a22) ** 2 + a12 * a12)
+    return N * (float(np.asarray(wts) @ top) - float(nu2[0]))
+
+
 def feature_spectrum(model: SpikedRandomFeatures, *, psi, phi, N, grid=400, n_types=24,
                      kappa_nodes=40, l_max=4) -> FeatureSpectrum:
     r"""Deterministic equivalent of the spectrum of :math:`F^\top F/n` (module docstring).
@@ -383,8 +442,12 @@ def feature_spectrum(model: SpikedRandomFeatures, *, psi, phi, N, grid=400, n_ty
     fact = factorials(l_max)
     He = hermite_polynomials(kx, l_max)  # (l+1, Q)
     ovs = [(He @ (kw * f)) ** 2 / (fact * float(kw @ f**2)) for f in fs]  # E[f He_l]^2
+    top = math.nan
+    if outs.size:
+        top = float(outs[0]) + _top_sampling_shift(kw, mean_o, ow,
+                                                   psi / phi * N, N)
     return FeatureSpectrum(
         x=x, density=dens, bulk_edge=edge, outliers=outs,
         hermite_overlaps=np.array(ovs).reshape(len(ovs), l_max + 1), trace=trace, N=N,
-        params={**model.params, "psi": psi, "phi": phi, "N": N},
+        params={**model.params, "psi": psi, "phi": phi, "N": N}, top_expected=top,
     )
