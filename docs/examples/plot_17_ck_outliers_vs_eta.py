@@ -34,7 +34,7 @@ n, N = 2 * d, int(1.5 * d)
 seeds = 2 if SMALL else 4
 panels = [
     (0.0, np.linspace(0.5, 9.0, 12 if SMALL else 40), np.array([2.0, 4.0, 6.0, 8.0])),
-    (0.5, np.linspace(0.25, 3.0, 4 if SMALL else 23), np.array([0.5, 1.5, 3.0])),
+    (0.5, np.linspace(0.25, 3.0, 4 if SMALL else 12), np.array([0.5, 1.5, 3.0])),
 ]
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
