@@ -181,16 +181,18 @@ class CKOutlier:
 
 @dataclass(frozen=True)
 class CKOutliers:
-    """Predictions of the CK outlier: limit, finite size and conditional on this draw.
+    r"""Predictions of the CK outlier: limit, finite size and conditional on this draw.
 
     Attributes
     ----------
     inputs : {"fresh", "train"}
     limit : CKOutlier
+        The proportional limit of the first-order equation at the same :math:`\eta` (a
+        large step has no finite limit: its outliers grow like :math:`n`).
     finite : CKOutlier or None
-        At ``(n, d, N)`` (None without ``n``).
+        At ``(n, d, N)`` (None without ``n``), by ``params["method"]``.
     draw : CKOutlier or None
-        Conditional on the realized arrays (None when none were given).
+        Conditional on the realized arrays (None when none were given), by the same method.
     params : dict
     """
 
