@@ -135,7 +135,7 @@ from scipy.interpolate import CubicSpline
 from scipy.optimize import brentq
 from scipy.special import ndtr
 
-from spikewise._gauss import legendre_rule, normal_rule, product_rule
+from spikewise._gauss import location_scale_rule, normal_rule, product_rule
 from spikewise._validation import InvalidParameterError, check_array, check_option, check_scalar
 from spikewise.activations import get_activation
 from spikewise.conventions import learning_rate
@@ -628,26 +628,6 @@ def _neuron_nodes(second_layer, N):
 # --------------------------------------------------------------------------------------------
 # Any step: the conditional (mixture) description of the features
 # --------------------------------------------------------------------------------------------
-def _piecewise_normal_rule(cuts, *, span=10.0, nodes=40):
-    """Rules for :math:`\\mathbb E[g(Z)]`, one per row of ``cuts`` (P, K), cut there.
-
-    Composite Gauss--Legendre (:func:`spikewise._gauss.legendre_rule`) on
-    :math:`[-\\mathrm{span}, \\mathrm{span}]` cut at the points of each row (clipped to the
-    range), the Gaussian density as weight. Returns nodes and weights of shape
-    ``(P, (K + 1) * nodes)``.
-    """
-    t, wt = legendre_rule(nodes)
-    cuts = np.sort(np.clip(cuts, -span, span), axis=1)
-    edges = [np.full(cuts.shape[0], -span)] + list(cuts.T) + [np.full(cuts.shape[0], span)]
-    xs, ws = [], []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        half, mid = 0.5 * (b - a), 0.5 * (b + a)
-        x = mid[:, None] + half[:, None] * t
-        xs.append(x)
-        ws.append(half[:, None] * wt * np.exp(-0.5 * x * x) / math.sqrt(2.0 * math.pi))
-    return np.concatenate(xs, axis=1), np.concatenate(ws, axis=1)
-
-
 def _self_moments(act, sg, shift, b):
     r"""Conditional moments of :math:`\varphi = \sigma(h_0 + s_gg + m + b\,\sigma'(h_0))`.
 
@@ -656,13 +636,14 @@ def _self_moments(act, sg, shift, b):
     (Q, T). Returns the mean, the coefficient of :math:`h = (h_0 + s_gg)/s`
     (:math:`s^2 = 1 + s_g^2`), and the second moment, each (Q, T).
 
-    Smooth :math:`\sigma`: composite Gauss--Legendre in :math:`h_0` (Gauss--Hermite
-    converges slowly for :math:`\tanh(h_0 + b\,\mathrm{sech}^2h_0)`), Gauss--Hermite in
-    :math:`g`. ReLU family
+    Smooth :math:`\sigma`: the kink-cut rule of :func:`~spikewise._gauss.normal_rule` in
+    :math:`h_0` (Gauss--Hermite converges slowly for
+    :math:`\tanh(h_0 + b\,\mathrm{sech}^2h_0)`), Gauss--Hermite in :math:`g`. ReLU family
     (:math:`c\,\mathrm{relu} + b_0`): closed forms in :math:`g`
-    (:math:`\mathbb E\,\mathrm{relu}(x + s_gg) = x\Phi(x/s_g) + s_g\phi(x/s_g)`, ...) and a
-    rule in :math:`h_0` cut at 0 (the jump of :math:`\sigma'`) and at the kinks
-    :math:`h_0 = -m` (left) and :math:`-m - b` (right).
+    (:math:`\mathbb E\,\mathrm{relu}(x + s_gg) = x\Phi(x/s_g) + s_g\phi(x/s_g)`, ...) and,
+    on each side of the jump of :math:`\sigma'` at :math:`h_0 = 0`, the rule of
+    :func:`~spikewise._gauss.location_scale_rule` in the argument :math:`x = h_0 + m`
+    (left) or :math:`h_0 + m + b` (right), cut at that jump and at the kink :math:`x = 0`.
     """
     shift, b = np.broadcast_arrays(np.asarray(shift, float), np.asarray(b, float))
     sg = np.broadcast_to(np.asarray(sg, float), shift.shape)
@@ -688,22 +669,28 @@ def _self_moments(act, sg, shift, b):
             m2 += wq * ((val * val) @ w0)
         return m0, (mh0 + sg * mg) / s, m2
     c, b0 = relu
-    cuts = np.stack([np.zeros(shift.size), np.minimum(-shift.ravel(), 0.0),
-                     np.maximum(-(shift + b).ravel(), 0.0)], axis=1)
-    x, w = _piecewise_normal_rule(cuts)
-    xarg = x + shift.reshape(-1, 1) + b.reshape(-1, 1) * (x > 0.0)
-    sgf = sg.reshape(-1, 1)
-    safe = np.where(sgf > 0.0, sgf, 1.0)
-    r = xarg / safe
-    cdf = np.where(sgf > 0.0, ndtr(r), (xarg > 0.0).astype(float))
-    pdf = np.where(sgf > 0.0, np.exp(-0.5 * r * r) / math.sqrt(2.0 * math.pi), 0.0)
-    R = xarg * cdf + sgf * pdf
-    Rg = sgf * cdf
-    R2 = (xarg * xarg + sgf * sgf) * cdf + xarg * sgf * pdf
-    ER = np.einsum("pk,pk->p", w, R).reshape(shift.shape)
-    ERh0 = np.einsum("pk,pk->p", w * x, R).reshape(shift.shape)
-    ERg = np.einsum("pk,pk->p", w, Rg).reshape(shift.shape)
-    ER2 = np.einsum("pk,pk->p", w, R2).reshape(shift.shape)
+    flat_m, flat_b, flat_s = shift.ravel(), b.ravel(), sg.ravel()
+    out = np.zeros((4, flat_m.size))  # E R, E R h0, E Rg, E R^2
+    step = 8192
+    for i in range(0, flat_m.size, step):
+        m_, b_, s_ = (v[i:i + step, None] for v in (flat_m, flat_b, flat_s))
+        # h0 < 0: argument x = h0 + m; h0 > 0: x = h0 + m + b. In x, a rule centred at the
+        # shift and cut there (the jump of sigma') and at the kink 0 of relu
+        for loc, side in ((m_, -1.0), (m_ + b_, 1.0)):
+            x, w = location_scale_rule(loc[:, 0], 1.0, (0.0,), span=10.0, nodes=30)
+            h0 = x - loc
+            w = w * (side * h0 > 0.0)
+            safe = np.where(s_ > 0.0, s_, 1.0)
+            r = x / safe
+            cdf = np.where(s_ > 0.0, ndtr(r), (x > 0.0).astype(float))
+            pdf = np.where(s_ > 0.0, np.exp(-0.5 * r * r) / math.sqrt(2.0 * math.pi), 0.0)
+            R = x * cdf + s_ * pdf
+            out[0, i:i + step] += np.einsum("pk,pk->p", w, R)
+            out[1, i:i + step] += np.einsum("pk,pk->p", w * h0, R)
+            out[2, i:i + step] += np.einsum("pk,pk->p", w, s_ * cdf)
+            out[3, i:i + step] += np.einsum("pk,pk->p", w, (x * x + s_ * s_) * cdf
+                                            + x * s_ * pdf)
+    ER, ERh0, ERg, ER2 = (v.reshape(shift.shape) for v in out)
     return c * ER + b0, c * (ERh0 + sg * ERg) / s, c * c * ER2 + 2.0 * c * b0 * ER + b0 * b0
 
 
