@@ -752,8 +752,9 @@ def _mixture(act, second_layer, latent, *, fin, eta, inputs, n_types=16, grid=60
     :math:`b_i = \eta\|x_i\|^2r_i/(n\sqrt N)` on the training inputs (0 on fresh ones),
     :math:`s_g^2 = \nu\tilde a^2`, :math:`\nu = \eta^2\,\mathbb E[r^2]\,\mathrm{Var}\,
     \sigma'(Z)/(\psi N)`. Returns the :class:`CKOutlier` and all predicted outliers of
-    :math:`FF^\top/N` (descending). ``types``: the realized :math:`\tilde a` (N,) for the
-    mean part (the draw), else the law of ``second_layer``.
+    :math:`FF^\top/N` (descending). ``types``: the realized :math:`\tilde a` (N,) (the
+    draw: its quantiles for the bulk, its values for the mean part), else the law of
+    ``second_layer``.
     """
     kappa, r, z, sq, kw, q, er2 = latent
     st = fin.st
@@ -767,17 +768,22 @@ def _mixture(act, second_layer, latent, *, fin, eta, inputs, n_types=16, grid=60
         return _self_moments(act, np.sqrt(nu) * np.abs(tx), t * kappa[:, None] * tx[None, :],
                              b_self[:, None] * tx[None, :])
 
-    tx, tw = _type_law(second_layer, n_types)
+    if types is None:
+        tx, tw = _type_law(second_layer, n_types)
+    else:  # the bulk on quantiles of the realized a~
+        tx, tw = np.unique(np.quantile(types, (np.arange(n_types) + 0.5) / n_types),
+                           return_counts=True)
+        tw = tw / n_types
     mean, L, second = moments(tx)
     V = np.maximum(second - mean**2 - L**2, 0.0)
-    if types is not None and second_layer == "gaussian":
+    values, counts = (None, None) if types is None else np.unique(types, return_counts=True)
+    if types is not None and values.size <= 64:  # e.g. +-1: exact
+        mean_o, ow = moments(values)[0], counts / types.size
+    elif types is not None:
         # the realized a~: the conditional mean on a grid of a~, splined to each neuron
-        grid_a = np.linspace(float(types.min()), float(types.max()), 64)
+        grid_a = np.linspace(float(values[0]), float(values[-1]), 64)
         mean_o = CubicSpline(grid_a, moments(grid_a)[0], axis=1)(types)
         ow = np.full(types.size, 1.0 / types.size)
-    elif types is not None and second_layer == "rademacher":
-        mean_o = moments(tx)[0]
-        ow = np.array([np.mean(types < 0.0), np.mean(types > 0.0)])
     elif second_layer == "gaussian":
         ox, ow = (np.asarray(v) for v in normal_rule(nodes=48))
         mean_o = moments(ox)[0]
