@@ -13,10 +13,10 @@ larger.
 Left: :math:`\\eta = \\eta_0` (Ba et al.'s scale, strength :math:`t \\ll 1`, the first-order
 spiked-column equation). Right: the maximal rate :math:`\\eta = \\eta_0\\sqrt N` (a giant
 step, :math:`t = O(1)`): the self-interaction shift :math:`\\eta_0\\tilde a_jr_i/\\psi` is of
-order one and the features are non-linear in the sample's latent; from :math:`t \\ge 0.5`
+order one and the features are non-linear in the sample's latent; from :math:`t \\ge 0.3`
 :func:`~spikewise.solvers.ck_outliers` uses the conditional (mixture) description
-(``params["method"]``). Curves: the finite-size prediction; points: simulations (mean ± sd
-over seeds) of :func:`spikewise.spectra.experiment.one_step`.
+(``params["method"]``, crosses on the curves). Curves: the finite-size prediction; points:
+simulations (mean ± sd over seeds) of :func:`spikewise.spectra.experiment.one_step`.
 """
 
 # %%
@@ -40,9 +40,14 @@ panels = [
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), layout="constrained")
 for ax, (alpha, grid, points) in zip(axes, panels, strict=True):
     for inputs, color in (("fresh", "C0"), ("train", "C3")):
-        theory = [ck_outliers("tanh", "tanh", psi=2.0, phi=1.5, eta0=e, alpha=alpha, n=n,
-                              inputs=inputs).finite.position for e in grid]
+        preds = [ck_outliers("tanh", "tanh", psi=2.0, phi=1.5, eta0=e, alpha=alpha, n=n,
+                             inputs=inputs) for e in grid]
+        theory = np.array([p.finite.position for p in preds])
+        mixture = np.array([p.params["method"] == "mixture" for p in preds])
         ax.plot(grid, theory, color=color, label=f"theory, {inputs} inputs (finite size)")
+        if mixture.any():
+            ax.plot(grid[mixture], theory[mixture], "x", color=color, ms=4,
+                    label="x: the mixture treatment (t >= 0.3)" if inputs == "fresh" else None)
         sims = np.empty((seeds, points.size))
         for s in range(seeds):
             for j, eta0 in enumerate(points):
