@@ -164,6 +164,8 @@ def test_draw_predictions_match_simulation_demo_size(act, eta, second_layer):
         (dict(alpha=0.3), "alpha"),
         (dict(inputs="train", n=100, X_ck=np.zeros((100, 50))), "X_ck"),
         (dict(n=100, a=np.ones(75)), "a"),
+        (dict(method="exact"), "method"),
+        (dict(method="mixture"), "n"),
     ],
 )
 def test_bad_input_names_the_parameter(kwargs, name):
