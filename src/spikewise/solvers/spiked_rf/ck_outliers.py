@@ -660,15 +660,18 @@ def _self_moments(act, sg, shift, b):
         else:
             xg, wg = np.zeros(1), np.ones(1)
         d1 = act.d1(x0)
-        m0 = np.zeros(shift.shape)
-        mh0, mg, m2 = np.zeros(shift.shape), np.zeros(shift.shape), np.zeros(shift.shape)
-        for gq, wq in zip(xg, wg, strict=True):
-            pre = (x0 + (sg * gq + shift)[..., None]) + b[..., None] * d1
-            val = act(pre)
-            m0 += wq * (val @ w0)
-            mh0 += wq * (val @ (w0 * x0))
-            mg += wq * gq * (val @ w0)
-            m2 += wq * ((val * val) @ w0)
+        flat_m, flat_b, flat_s = shift.ravel(), b.ravel(), sg.ravel()
+        out = np.zeros((4, flat_m.size))  # E phi, E phi h0, E phi g, E phi^2
+        step = max(1, (1 << 22) // x0.size)
+        for i in range(0, flat_m.size, step):
+            m_, b_, s_ = (v[i:i + step, None] for v in (flat_m, flat_b, flat_s))
+            for gq, wq in zip(xg, wg, strict=True):
+                val = act(x0 + (s_ * gq + m_) + b_ * d1)
+                out[0, i:i + step] += wq * (val @ w0)
+                out[1, i:i + step] += wq * (val @ (w0 * x0))
+                out[2, i:i + step] += wq * gq * (val @ w0)
+                out[3, i:i + step] += wq * ((val * val) @ w0)
+        m0, mh0, mg, m2 = (v.reshape(shift.shape) for v in out)
         return m0, (mh0 + sg * mg) / s, m2
     c, b0 = relu
     flat_m, flat_b, flat_s = shift.ravel(), b.ravel(), sg.ravel()
