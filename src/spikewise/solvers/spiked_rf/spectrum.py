@@ -62,6 +62,22 @@ an outlier :math:`z_k` of :math:`F^\top F/n`:
 :math:`\mathbb E[f_k\mathrm{He}_l]^2/(l!\,\mathbb E f_k^2)` with the normalized
 :math:`\mathrm{He}_l(\kappa)` (exact for the direction of the mean part).
 
+Fluctuations
+------------
+The outliers above are deterministic equivalents; at finite :math:`n, N` each fluctuates
+by :math:`O(\lambda/\sqrt n + \lambda/\sqrt N)`: with the singular functions of the mean
+part, :math:`m(\kappa, \tilde a) = \sum_k\sqrt{\nu_k}\hat f_k(\kappa)b_k(\tilde a)`, they
+are to leading order the eigenvalues of :math:`N\,S(I + E)S`,
+:math:`S = \mathrm{diag}\sqrt{\nu_k}`, where
+:math:`E_{kl} = \frac1n\sum_i(\hat f_k\hat f_l(\kappa_i) - \delta_{kl})
++ \frac1N\sum_j(b_kb_l(\tilde a_j) - \delta_{kl})` is Gaussian with covariances from the
+fourth moments of :math:`\hat f, b` (spiked-eigenvalue CLT). A single outlier is unbiased
+at this order, but the largest of two close ones is not: the maximum of two fluctuating
+values and their repulsion through :math:`E_{12}` lift it.
+:attr:`FeatureSpectrum.top_expected` is :math:`\mathbb E` of the largest eigenvalue of the
+:math:`2\times2` block of the top two (a product rule over :math:`E_{11}, E_{22}, E_{12}`)
+minus :math:`N\nu_1`, added to ``outliers[0]``.
+
 Tail
 ----
 :meth:`FeatureSpectrum.top_mass` (share of the trace in the top :math:`k` eigenvalues) and
@@ -76,7 +92,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
-from spikewise._gauss import factorials, hermite_polynomials, normal_rule
+from spikewise._gauss import factorials, hermite_polynomials, normal_rule, product_rule
 from spikewise._validation import ConvergenceError, InvalidParameterError, check_scalar
 from spikewise.solvers.spiked_rf.model import (
     SpikedRandomFeatures,
@@ -107,6 +123,10 @@ class FeatureSpectrum:
         :math:`\\mathbb E\\,\\mathrm{tr}(F^\\top F/n) = N\\,\\mathbb E\\varphi^2`.
     N : int
     params : dict
+    top_expected : float
+        :math:`\\mathbb E` of the largest eigenvalue at this :math:`n, N`: ``outliers[0]``
+        plus the bias of the sampling fluctuations of the two top outliers (module
+        docstring, "Fluctuations"); NaN without outlier.
     """
 
     x: np.ndarray = field(repr=False)
@@ -117,6 +137,7 @@ class FeatureSpectrum:
     trace: float
     N: int
     params: dict = field(default_factory=dict, repr=False)
+    top_expected: float = math.nan
 
     def cdf(self, t):
         """CDF of the bulk density (trapezoidal integral on the grid), clipped to [0, 1]."""
@@ -151,21 +172,29 @@ class FeatureSpectrum:
 
 
 def _solve_bulk(z, L, V, pk, pt, psi, phi, state=None, max_iter=4000, tol=1e-11, damp=0.3):
-    """Fixed point of the module docstring at complex ``z``; returns (m, g, delta)."""
+    r"""Fixed point of the module docstring at complex ``z``; returns (m, g, delta).
+
+    :math:`\Omega = UDU^\top` with :math:`U = SL` (Q x T) and
+    :math:`D = \phi\,\mathrm{diag}(g\,p)` has rank at most T: the Q x Q inverses are taken
+    through the T x T matrix :math:`K = (I + U^\top UD)^{-1}` (Woodbury),
+    :math:`(I + \Omega)^{-1} = I - UDKU^\top`.
+    """
     Q, T = L.shape
     g = np.full(T, -1.0 / z, complex) if state is None else state[0].copy()
     delta = np.zeros(Q, complex) if state is None else state[1].copy()
-    eye = np.eye(Q)
+    eye = np.eye(T)
     res = math.inf
     for it in range(max_iter):  # noqa: B007 - reported in the error
         c = pk / (1.0 + delta)
-        sc = np.sqrt(c)
-        omega = phi * (sc[:, None] * ((L * (g * pt)[None, :]) @ L.T) * sc[None, :])
-        inv = np.linalg.inv(eye + omega)
-        Mm = sc[:, None] * inv * sc[None, :]
-        g_new = 1.0 / (c @ V - z + np.einsum("qt,qp,pt->t", L, Mm, L))
-        od = omega @ inv
-        delta_new = np.diag(od) / (psi * c) + (phi / psi) * (V @ (g_new * pt))
+        U = np.sqrt(c)[:, None] * L
+        D = phi * g * pt
+        K = np.linalg.inv(eye + (U.T @ U) * D[None, :])
+        DK = D[:, None] * K
+        P = L.T @ (c[:, None] * L)  # L^T diag(c) L = U^T U
+        quad = np.diag(P) - np.einsum("ts,st->t", P @ DK, P)
+        g_new = 1.0 / (c @ V - z + quad)
+        od = np.einsum("qt,qt->q", U @ DK, U)  # diag of Omega (I + Omega)^-1
+        delta_new = od / (psi * c) + (phi / psi) * (V @ (g_new * pt))
         res = max(float(np.max(np.abs(g_new - g))), float(np.max(np.abs(delta_new - delta))))
         g = damp * g + (1.0 - damp) * g_new
         delta = damp * delta + (1.0 - damp) * delta_new
@@ -177,15 +206,180 @@ def _solve_bulk(z, L, V, pk, pt, psi, phi, state=None, max_iter=4000, tol=1e-11,
     )
 
 
-def _type_law(model, n_types):
-    if model.second_layer == "gaussian":
-        # equal-mass nodes: tiny-weight Gauss-Hermite nodes would act as isolated types
+def _type_law(second_layer, n_types):
+    """Bulk neuron types: equal-mass nodes for a Gaussian second layer (tiny-weight
+    Gauss--Hermite nodes would act as isolated types), the exact law otherwise."""
+    if second_layer == "gaussian":
         from scipy.special import ndtri
 
         x = ndtri((np.arange(n_types) + 0.5) / n_types)
         x *= 1.0 / math.sqrt(np.mean(x * x))
         return x, np.full(n_types, 1.0 / n_types)
-    return model.neuron_law()
+    if second_layer == "rademacher":
+        return np.array([-1.0, 1.0]), np.array([0.5, 0.5])
+    return np.array([1.0]), np.array([1.0])
+
+
+def _refine_edge(x, start, L, V, kw, tw, psi, phi, steps):
+    r"""Upper edge of the bulk by bisection, from the grid point ``start``.
+
+    A point is inside the support when the fixed point at :math:`x + i\epsilon`,
+    :math:`\epsilon = 10^{-7}x_{max}`, has a density above :math:`10^{-4}/x_{max}` (outside,
+    the density is a smoothing tail of order :math:`\epsilon`), or does not settle in 600
+    iterations (no real solution close by; outside, it converges fast to the real one). The
+    grid is walked from ``start`` to the last point inside, then the bracket is halved
+    ``steps`` times.
+    """
+    eps = 1e-7 * float(x[-1])
+    floor = 1e-4 / float(x[-1])
+
+    def inside(xx):
+        try:
+            m, _, _ = _solve_bulk(complex(xx, eps), L, V, kw, tw, psi, phi, max_iter=600)
+        except ConvergenceError:
+            return True
+        return m.imag / math.pi > floor
+
+    j = start
+    if inside(x[j]):
+        while j + 1 < x.size and inside(x[j + 1]):
+            j += 1
+    else:
+        while j > 0 and not inside(x[j - 1]):
+            j -= 1
+        j -= 1
+    if j < 0 or j + 1 >= x.size:
+        return float(x[max(j, 0)])
+    lo, hi = float(x[j]), float(x[j + 1])
+    for _ in range(steps):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if inside(mid) else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def _mixture_spectrum(kw, L, V, tw, mean_o, ow, *, psi, phi, N, grid, top_only=False,
+                      refine_edge=0):
+    r"""Bulk and outliers of :math:`F^\top F/n` from the conditional moments (module docstring).
+
+    Parameters
+    ----------
+    kw : ndarray (Q,)
+        Weights of the sample-latent nodes.
+    L, V : ndarray (Q, T)
+        Linear coefficient and rest variance at the latent nodes for the bulk types of
+        weights ``tw`` (T,).
+    mean_o : ndarray (Q, T')
+        Conditional mean at the latent nodes for the outlier types of weights ``ow`` (T',).
+    top_only : bool
+        Stop after the first outlier found.
+    refine_edge : int
+        Bisection steps of :func:`_refine_edge` (0: the edge read off the grid).
+
+    Returns
+    -------
+    x, density, edge, outliers, fs
+        The density grid, the bulk edge, the outliers (descending) and, for each, its left
+        function of the latent (the sample side of the mean part) at the nodes.
+    """
+    top = float(np.max(L**2)) * (1.0 + math.sqrt(phi)) ** 2 * (1.0 + math.sqrt(phi / psi)) ** 2
+    hi = 1.2 * (top + float(np.max(V)) * (1.0 + math.sqrt(phi / psi)) ** 2) + 1e-9
+    # quadratic grid: the law of F^T F / n piles up near its lower edge when N > d
+    u = np.linspace(1.0, 0.0, grid + 1)[:-1]
+    x = hi * u * u
+    spacing = 2.0 * hi * u / grid
+    dens = np.empty(x.size)
+    state = None
+    for i, xi in enumerate(x):
+        m, g, delta = _solve_bulk(complex(xi, 0.1 * spacing[i] + 1e-9 * hi), L, V, kw, tw, psi,
+                                  phi, state)
+        state = (g, delta)
+        dens[i] = m.imag / math.pi
+    x, dens = x[::-1], dens[::-1]
+    mx = float(dens.max())
+    above = np.nonzero(dens > 1e-3 * mx)[0]
+    edge = float(x[above[-1]]) if above.size else 0.0
+    if above.size >= 2 and above[-1] == above[-2] + 1:
+        # square-root edge: extrapolate density^2 linearly from the last two grid points
+        (x1, x2), (r1, r2) = x[above[-2:]], dens[above[-2:]]
+        if r1 > r2:
+            edge = float(x2 + r2 * r2 * (x2 - x1) / (r1 * r1 - r2 * r2))
+            edge = min(edge, float(x[min(above[-1] + 1, x.size - 1)]))
+    if refine_edge:
+        edge = _refine_edge(x, above[-1], L, V, kw, tw, psi, phi, refine_edge)
+
+    # outliers from the mean part (its Gram operator on the outlier types)
+    Gm = (mean_o * kw[:, None]).T @ mean_o  # (T', T'): E_latent m(., t) m(., t')
+    sq = np.sqrt(ow)
+    nu, B = np.linalg.eigh(sq[:, None] * Gm * sq[None, :])
+    order = np.argsort(nu)[::-1]
+    outs, fs = [], []
+    for k in order:
+        z0 = N * float(nu[k])
+        if z0 <= 1e-3 * edge:
+            break
+        b = B[:, k] / sq  # right function of the types, E[b^2] = 1
+        f = mean_o @ (b * ow)  # left function of the latent
+        ef2 = float(kw @ f**2)
+
+        def crit(z, f=f, ef2=ef2, nu_k=float(nu[k])):
+            m, _, delta = _solve_bulk(complex(z, 0.0), L, V, kw, tw, psi, phi)
+            w = float(kw @ (f**2 / (1.0 + delta.real))) / ef2
+            return N * nu_k * w * (-m.real) - 1.0
+
+        hi_z = 2.0 * z0 + 10.0 * hi
+        found = False
+        for factor in (1.02, 1.05, 1.1, 1.2, 1.4, 1.7, 2.0):
+            lo = edge * factor
+            try:
+                found = crit(lo) > 0.0
+                break
+            except ConvergenceError:  # real z still inside the (smoothed) support
+                continue
+        if not found:
+            continue
+        outs.append(brentq(crit, lo, hi_z, xtol=1e-12, rtol=1e-12))
+        fs.append(f)
+        if top_only:
+            break
+    return x, dens, edge, np.array(outs), fs
+
+
+def _top_sampling_shift(kw, mean_o, ow, n, N):
+    r"""Bias of the largest outlier from the sampling of the :math:`n` samples and :math:`N`
+    neurons (module docstring, "Fluctuations").
+
+    With the singular functions of the mean part, :math:`m(\kappa, \tilde a) = \sum_k
+    \sqrt{\nu_k}\hat f_k(\kappa)b_k(\tilde a)`, the outliers are to leading order the
+    eigenvalues of :math:`N S(I + E)S` with :math:`S = \mathrm{diag}\sqrt{\nu_k}` and
+    :math:`E_{kl} = \frac1n\sum_i(\hat f_k\hat f_l(\kappa_i) - \delta_{kl}) +
+    \frac1N\sum_j(b_kb_l(\tilde a_j) - \delta_{kl})`, Gaussian with covariances from the
+    fourth moments of :math:`\hat f, b`. On the top two, :math:`\mathbb E[\lambda_{max}]`
+    of the :math:`2\times2` block (product rule over :math:`E_{11}, E_{22}, E_{12}`) minus
+    :math:`N\nu_1`.
+    """
+    Gm = (mean_o * kw[:, None]).T @ mean_o
+    sq = np.sqrt(ow)
+    nu, B = np.linalg.eigh(sq[:, None] * Gm * sq[None, :])
+    order = np.argsort(nu)[::-1][:2]
+    if order.size < 2 or nu[order[1]] <= 0.0:
+        return 0.0
+    nu2 = nu[order]
+    b = B[:, order] / sq[:, None]  # (T', 2), E b^2 = 1
+    f = (mean_o @ (b * ow[:, None])) / np.sqrt(nu2)  # (Q, 2), E f^2 = 1
+    pairs = ((0, 0), (1, 1), (0, 1))
+    pf = np.stack([f[:, k] * f[:, m] for k, m in pairs], axis=1)
+    pb = np.stack([b[:, k] * b[:, m] for k, m in pairs], axis=1)
+    cf = (pf * kw[:, None]).T @ pf - np.outer(kw @ pf, kw @ pf)
+    cb = (pb * ow[:, None]).T @ pb - np.outer(ow @ pb, ow @ pb)
+    cov = cf / n + cb / N
+    vals, vecs = np.linalg.eigh(cov)
+    root = vecs * np.sqrt(np.maximum(vals, 0.0))
+    pts, wts = product_rule(3, nodes=12)
+    e = np.asarray(pts) @ root.T  # (P, 3): E11, E22, E12
+    a11, a22 = nu2[0] * (1.0 + e[:, 0]), nu2[1] * (1.0 + e[:, 1])
+    a12 = math.sqrt(nu2[0] * nu2[1]) * e[:, 2]
+    top = 0.5 * (a11 + a22) + np.sqrt(0.25 * (a11 - a22) ** 2 + a12 * a12)
+    return N * (float(np.asarray(wts) @ top) - float(nu2[0]))
 
 
 def feature_spectrum(model: SpikedRandomFeatures, *, psi, phi, N, grid=400, n_types=24,
@@ -228,83 +422,32 @@ def feature_spectrum(model: SpikedRandomFeatures, *, psi, phi, N, grid=400, n_ty
                                upper=200)
     l_max = check_scalar(l_max, "l_max", owner, kind="int", lower=0, upper=20)
     kx, kw = (np.asarray(a) for a in normal_rule(nodes=kappa_nodes))
-    tx, tw = _type_law(model, n_types)
+    tx, tw = _type_law(model.second_layer, n_types)
     s = np.sqrt(1.0 + model.inflation * tx * tx)
     shift = model.strength * kx[:, None] * tx[None, :]  # (Q, T)
     A = shifted_hermite(model.activation, np.broadcast_to(s, shift.shape), shift, 1,
                         owner=owner)
     second = _shifted_second_moment(model.activation, np.broadcast_to(s, shift.shape), shift,
                                     owner=owner)
-    mean, L = A[0], A[1]
-    V = np.maximum(second - mean**2 - L**2, 0.0)
+    L = A[1]
+    V = np.maximum(second - A[0] ** 2 - L**2, 0.0)
     trace = N * float(kw @ second @ tw)
-
-    # bulk: density on a grid, continuation from the right
-    top = float(np.max(L**2)) * (1.0 + math.sqrt(phi)) ** 2 * (1.0 + math.sqrt(phi / psi)) ** 2
-    hi = 1.2 * (top + float(np.max(V)) * (1.0 + math.sqrt(phi / psi)) ** 2) + 1e-9
-    # quadratic grid: the law of F^T F / n piles up near its lower edge when N > d
-    u = np.linspace(1.0, 0.0, grid + 1)[:-1]
-    x = hi * u * u
-    spacing = 2.0 * hi * u / grid
-    dens = np.empty(x.size)
-    state = None
-    for i, xi in enumerate(x):
-        m, g, delta = _solve_bulk(complex(xi, 0.1 * spacing[i] + 1e-9 * hi), L, V, kw, tw, psi, phi,
-                                  state)
-        state = (g, delta)
-        dens[i] = m.imag / math.pi
-    x, dens = x[::-1], dens[::-1]
-    mx = float(dens.max())
-    above = np.nonzero(dens > 1e-3 * mx)[0]
-    edge = float(x[above[-1]]) if above.size else 0.0
-    if above.size >= 2 and above[-1] == above[-2] + 1:
-        # square-root edge: extrapolate density^2 linearly from the last two grid points
-        (x1, x2), (r1, r2) = x[above[-2:]], dens[above[-2:]]
-        if r1 > r2:
-            edge = float(x2 + r2 * r2 * (x2 - x1) / (r1 * r1 - r2 * r2))
-            edge = min(edge, float(x[min(above[-1] + 1, x.size - 1)]))
-
-    # outliers from the mean part: Gauss-Hermite types (the tails of a~ matter here)
+    # outliers: Gauss-Hermite types (the tails of a~ matter here)
     ox, ow = model.neuron_law(n_nodes=max(2 * n_types, 48))
     mean_o = shifted_hermite(model.activation,
                              np.sqrt(1.0 + model.inflation * ox * ox)[None, :],
                              model.strength * kx[:, None] * ox[None, :], 0, owner=owner)[0]
-    Gm = (mean_o * kw[:, None]).T @ mean_o  # (T, T): E_kappa m(kappa, t) m(kappa, t')
-    sq = np.sqrt(ow)
-    nu, B = np.linalg.eigh(sq[:, None] * Gm * sq[None, :])
-    order = np.argsort(nu)[::-1]
-    outs, ovs = [], []
+    x, dens, edge, outs, fs = _mixture_spectrum(kw, L, V, tw, mean_o, ow, psi=psi, phi=phi,
+                                                N=N, grid=grid)
     fact = factorials(l_max)
     He = hermite_polynomials(kx, l_max)  # (l+1, Q)
-    for k in order:
-        z0 = N * float(nu[k])
-        if z0 <= 1e-3 * edge:
-            break
-        b = B[:, k] / sq  # right function of the types, E[b^2] = 1
-        f = mean_o @ (b * ow)  # left function of kappa
-        ef2 = float(kw @ f**2)
-
-        def crit(z, f=f, ef2=ef2, nu_k=float(nu[k])):
-            m, _, delta = _solve_bulk(complex(z, 0.0), L, V, kw, tw, psi, phi)
-            w = float(kw @ (f**2 / (1.0 + delta.real))) / ef2
-            return N * nu_k * w * (-m.real) - 1.0
-
-        hi_z = 2.0 * z0 + 10.0 * hi
-        above = False
-        for factor in (1.02, 1.05, 1.1, 1.2, 1.4, 1.7, 2.0):
-            lo = edge * factor
-            try:
-                above = crit(lo) > 0.0
-                break
-            except ConvergenceError:  # real z still inside the (smoothed) support
-                continue
-        if not above:
-            continue
-        outs.append(brentq(crit, lo, hi_z, xtol=1e-12, rtol=1e-12))
-        proj = He @ (kw * f)  # E[f He_l]
-        ovs.append(proj**2 / (fact * ef2))
+    ovs = [(He @ (kw * f)) ** 2 / (fact * float(kw @ f**2)) for f in fs]  # E[f He_l]^2
+    top = math.nan
+    if outs.size:
+        top = float(outs[0]) + _top_sampling_shift(kw, mean_o, ow,
+                                                   psi / phi * N, N)
     return FeatureSpectrum(
-        x=x, density=dens, bulk_edge=edge, outliers=np.array(outs),
+        x=x, density=dens, bulk_edge=edge, outliers=outs,
         hermite_overlaps=np.array(ovs).reshape(len(ovs), l_max + 1), trace=trace, N=N,
-        params={**model.params, "psi": psi, "phi": phi, "N": N},
+        params={**model.params, "psi": psi, "phi": phi, "N": N}, top_expected=top,
     )
