@@ -364,6 +364,7 @@ def test_rank_one_functions_refuse_rank_two_models_by_name():
     from spikewise.solvers import (
         adaptive_kernel,
         conditional_risk,
+        feature_spectrum,
         kernel_matrix,
         kernel_sector,
         spiked_rf_risk,
@@ -373,6 +374,7 @@ def test_rank_one_functions_refuse_rank_two_models_by_name():
     X = np.random.default_rng(1).standard_normal((5, 12))
     calls = {
         "adaptive_kernel": lambda: adaptive_kernel(m, d=12),
+        "feature_spectrum": lambda: feature_spectrum(m, psi=2.0, phi=1.0, N=8),
         "kernel_sector": lambda: kernel_sector(m, d=12),
         "kernel_matrix": lambda: kernel_matrix(m, X, direction=w.v[:, 0]),
         "conditional_risk": lambda: conditional_risk(m, w, n=10, lambdas=[0.1]),

@@ -413,6 +413,7 @@ def feature_spectrum(model: SpikedRandomFeatures, *, psi, phi, N, grid=400, n_ty
             f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. Got "
             f"{type(model).__name__} instead."
         )
+    model._require_rank_one(owner)
     psi = check_scalar(psi, "psi", owner, lower=0.0, lower_inclusive=False)
     phi = check_scalar(phi, "phi", owner, lower=0.0, lower_inclusive=False)
     N = check_scalar(N, "N", owner, kind="int", lower=1)
