@@ -510,6 +510,10 @@ def _finite(fin, eta, inputs, *, act, teacher, noise, second_layer, draw, a=None
     m, A, B, B_spike = fin.ck_coefficients(eta, scale, shift2)
     B = max(B, 0.0)
     B_spike = max(B_spike, 0.0)
+    if not draw:
+        # the row mean of the He_2 part, sum_j a_hat_j mu_2 (|x_i|^2/d - 1) (_norm_response),
+        # spread isotropically: variance (sum_j a_hat_j)^2 mu_2^2 2/d
+        B_spike += fin.A2 / fin.alpha2 * 2.0 * st["mu2"] ** 2 / d
     al = math.sqrt(fin.alpha2)
     lin = 1.0 - eta * mu1**2 / math.sqrt(N) * fin.alpha2
     lab = al * eta * mu1
@@ -524,7 +528,7 @@ def _finite(fin, eta, inputs, *, act, teacher, noise, second_layer, draw, a=None
     beta = fin.beta
     if inputs == "fresh":
         if draw and X_ck is not None:
-            vec = m * (X_ck @ h_vec)
+            vec = m * (X_ck @ h_vec) + _norm_response(act, a, X_ck)
             xb = X_ck @ beta if beta is not None else np.zeros(X_ck.shape[0])
             e = xb / max(float(np.linalg.norm(xb)), 1e-300)
             sums = _realized_sums(X_ck, vec, e, m * m * extra)
@@ -540,7 +544,8 @@ def _finite(fin, eta, inputs, *, act, teacher, noise, second_layer, draw, a=None
         rho = np.einsum("ij,ij->i", X, X) / n
         s_proj = X @ fin.v - rho * r  # x_i . xi_{-i}
         a_hat = a / al
-        M, L = _column_response(act, eta * a, a_hat, a_hat * a_hat, s_proj, rho * r, mu1)
+        M, L = _column_response(act, eta * a, a_hat, a_hat * a_hat, s_proj, rho * r, mu1,
+                                sd=np.sqrt(rho * n / d))
         vec = M + lin * L * (X @ fin.g)
         xb = X @ beta if beta is not None else np.zeros(X.shape[0])
         e = xb / max(float(np.linalg.norm(xb)), 1e-300)
@@ -550,30 +555,50 @@ def _finite(fin, eta, inputs, *, act, teacher, noise, second_layer, draw, a=None
     return _solve(_MPSums(fin.psi, w, e, n), A=A, B=B, B_spike=B_spike, N_b=N_b)
 
 
-def _column_response(act, b, wM, wL, s, r_self, mu1, *, block=256):
+def _norm_response(act, a, Xs):
+    r"""The spiked column's response to the inputs' norms (fresh inputs).
+
+    Given the inputs, row :math:`i`'s initial pre-activations have the variance
+    :math:`q_i = \|x_i\|^2/d`, so the column's mean is
+    :math:`\sum_j\hat a_j\,\mathbb E\,\sigma(\sqrt{q_i}Z)`; returns its deviation from
+    :math:`q_i = 1` (to first order :math:`\sum_j\hat a_j\,\mu_2(q_i - 1)`: the He_2 part,
+    coherent over the neurons when :math:`\sum_j\hat a_j = O(\sqrt N)`, a constant second
+    layer).
+    """
+    x, w = (np.asarray(v) for v in normal_rule(act.kinks, nodes=None if not act.kinks else 8))
+    sd = np.sqrt(np.einsum("ij,ij->i", Xs, Xs) / Xs.shape[1])
+    mean = act(sd[:, None] * x[None, :]) @ w - float(act(x) @ w)
+    return float(np.sum(a)) / math.sqrt(float(a @ a)) * mean
+
+
+def _column_response(act, b, wM, wL, s, r_self, mu1, *, sd=None, block=256):
     r"""The spiked column on training inputs, exactly in the neurons' shifts.
 
     Row :math:`i`, neuron :math:`j`: the pre-activation after the step is
     :math:`h + b_j(\mu_1 s_i + r'_i\sigma'(h))` (:math:`b_j = \eta a_j`,
-    :math:`r'_i = r_i\|x_i\|^2/n`, :math:`h` the initial pre-activation). Returns
-    :math:`M_i = \sum_j\hat a_j\mathbb E_h\sigma(\cdot)` and
-    :math:`L_i = \sum_j\hat a_j^2\mathbb E_h[\sigma(\cdot)h]` (the coefficient of the
-    column's :math:`W_0` part :math:`x_i^\top W_0\hat a`, by Stein's lemma); ``wM`` and
-    ``wL`` are the weights :math:`\hat a_j` and :math:`\hat a_j^2` (or their quadrature).
+    :math:`r'_i = r_i\|x_i\|^2/n`, :math:`h = x_i^\top w_{0j}` the initial pre-activation,
+    of standard deviation ``sd`` :math:`= \|x_i\|/\sqrt d` given the inputs; 1 when None).
+    Returns :math:`M_i = \sum_j\hat a_j\mathbb E_h\sigma(\cdot)` and
+    :math:`L_i = \sum_j\hat a_j^2\mathbb E_h[\sigma(\cdot)h]/\mathrm{sd}_i^2` (the
+    coefficient of the column's :math:`W_0` part :math:`x_i^\top W_0\hat a`, by Stein's
+    lemma); ``wM`` and ``wL`` are the weights :math:`\hat a_j` and :math:`\hat a_j^2` (or
+    their quadrature).
     """
     x, w = normal_rule(act.kinks, nodes=None if not act.kinks else 8)
     keep = w > 1e-17
     x, w = np.asarray(x)[keep], np.asarray(w)[keep]
-    d1 = act.d1(x)
+    sd = np.ones(s.size) if sd is None else np.asarray(sd, float)
     M = np.zeros(s.size)
     L = np.zeros(s.size)
     for i in range(0, s.size, block):
         base = mu1 * s[i:i + block, None] * b[None, :]
         rb = r_self[i:i + block, None] * b[None, :]
-        for xq, wq, dq in zip(x, w, d1, strict=True):
-            val = act(xq + base + rb * dq)
+        sd_i = sd[i:i + block]
+        for xq, wq in zip(x, w, strict=True):
+            h = xq * sd_i
+            val = act(h[:, None] + base + rb * act.d1(h)[:, None])
             M[i:i + block] += wq * (val @ wM)
-            L[i:i + block] += wq * xq * (val @ wL)
+            L[i:i + block] += wq * xq / sd_i * (val @ wL)
     return M, L
 
 
