@@ -347,3 +347,14 @@ def test_giant_step_outliers_at_n1400(act, layer, eta0):
               f"{mean:.2f} +- {se:.2f}, draw errors {np.round(r['draw'], 4)}")
         assert abs(r["finite"] / mean - 1.0) < max(0.01, 3.0 * se / mean), (inputs, r)
         assert abs(np.mean(r["draw"])) < 0.015, (inputs, r)
+
+
+@pytest.mark.parametrize("second_layer", ["constant", "gaussian", "rademacher"])
+def test_fresh_finite_outlier_is_one_step_spike_with_the_row_norm_term(second_layer):
+    # the row norms' coherent He_2 mean (a ReLU student with a constant second layer) enters
+    # both predictions of the fresh-input CK outlier in the same way
+    kw = dict(psi=2.0, phi=1.5, n=1200, second_layer=second_layer)
+    fin = one_step_spike("relu_centred", "tanh", eta=6.0, **kw).finite
+    r = ck_outliers("relu_centred", "tanh", eta0=6.0, method="first_order", **kw).finite
+    assert fin.ck_is_outlier and r.is_outlier
+    assert r.position == pytest.approx(fin.ck_outlier, rel=1e-10)

@@ -577,6 +577,10 @@ class _Finite:
             ck_out, ck_pos, ck_edge, ck_ov = False, math.nan, math.nan, math.nan
         elif mu1 != 0.0:
             m_a, A, B, B_spike = self.ck_coefficients(eta, scale)
+            # the fresh inputs' row norms: the spiked column's mean sum_j a_hat_j
+            # mu_2 (|x|^2/d - 1), coherent for a constant second layer (variance
+            # (sum_j a_hat_j)^2 mu_2^2 2/d; spikewise.solvers.spiked_rf.ck_outliers)
+            B_spike += self.A2 / self.alpha2 * 2.0 * st["mu2"] ** 2 / self.d
             ck_out, ck_pos, ck_edge, ck_ov = _ck_outlier(
                 A, max(B, 0.0), psi=psi, phi=phi_b, lin_ratio=tau2 * m_a**2 / A,
                 extra_noise=(B_spike - B) / A, weight=m_a**2 * beta_h2 / A**2,
