@@ -389,3 +389,12 @@ def test_rank_one_functions_refuse_rank_two_models_by_name():
     # without the conditional part the rank-two risk is computed
     risk = spiked_rf_risk(m, d=12, N=8, n=10, lambdas=[0.1], weights=w, conditional=False)
     assert risk.conditional is None and np.isfinite(risk.exact_moments.test_error).all()
+
+
+@pytest.mark.parametrize("kw, name", [(dict(eta0=float("nan")), "eta0"),
+                                      (dict(eta0=-1.0), "eta0"),
+                                      (dict(eta0=1.0, alpha=float("nan")), "alpha")])
+def test_from_one_step_names_its_own_learning_rate_parameters(kw, name):
+    with pytest.raises(InvalidParameterError,
+                       match=f"'{name}' parameter of SpikedRandomFeatures.from_one_step"):
+        SpikedRandomFeatures.from_one_step("tanh", "tanh", psi=2.0, N=100, **kw)

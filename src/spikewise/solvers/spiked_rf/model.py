@@ -548,6 +548,8 @@ class SpikedRandomFeatures:
         psi = check_scalar(psi, "psi", owner, lower=0.0, lower_inclusive=False)
         N = check_scalar(N, "N", owner, kind="int", lower=1)
         noise = check_scalar(noise, "noise", owner, lower=0.0)
+        eta0 = check_scalar(eta0, "eta0", owner, lower=0.0)
+        alpha = check_scalar(alpha, "alpha", owner)
         eta = learning_rate(eta0, N=N, alpha=alpha)
         mu = sig.hermite(2)
         c1 = float(tea.hermite(1)[1])
