@@ -124,7 +124,11 @@ from spikewise._gauss import factorials
 from spikewise._validation import ConvergenceError, InvalidParameterError, check_scalar
 from spikewise.solvers.risk._ridge import RidgeRisk, _check_lambdas, _frozen, eigen_weights
 from spikewise.solvers.spiked_rf import SpikedRandomFeatures
-from spikewise.solvers.spiked_rf.model import _shifted_second_moment, shifted_hermite
+from spikewise.solvers.spiked_rf.model import (
+    _check_model,
+    _shifted_second_moment,
+    shifted_hermite,
+)
 
 __all__ = ["conditional_risk"]
 
@@ -265,15 +269,6 @@ def _gmres(matvec, rhs, *, tol, owner, what):
     )
 
 
-def _check_model(model, owner):
-    """Raise unless ``model`` is a :class:`SpikedRandomFeatures`."""
-    if not isinstance(model, SpikedRandomFeatures):
-        raise InvalidParameterError(
-            f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. "
-            f"Got {type(model).__name__} instead."
-        )
-
-
 def conditional_risk(model, weights, *, n, lambdas, tol=1e-12, max_iter=300) -> RidgeRisk:
     r"""Ridge risk on the features of the spiked model by conditional Gaussian equivalence.
 
@@ -326,9 +321,8 @@ def conditional_risk(model, weights, *, n, lambdas, tol=1e-12, max_iter=300) -> 
     :math:`N\times N` (the powers of :math:`\rho`).
     """
     owner = "conditional_risk"
-    _check_model(model, owner)
+    _check_model(model, owner, rank_one=True)
     SpikedRandomFeatures._check_weights(weights, owner)
-    model._require_rank_one(owner)
     weights._require_rank_one(owner)
     n = check_scalar(n, "n", owner, kind="int", lower=1)
     lam = _check_lambdas(lambdas, owner)

@@ -44,9 +44,10 @@ from spikewise.solvers.risk._ridge import (
     _risk_from_eigen,
     eigen_weights,
 )
-from spikewise.solvers.risk.conditional import _check_model, conditional_risk
+from spikewise.solvers.risk.conditional import conditional_risk
 from spikewise.solvers.risk.finite_width import finite_width_risk
 from spikewise.solvers.spiked_rf import SpikedRandomFeatures, SpikedWeights
+from spikewise.solvers.spiked_rf.model import _check_model
 
 __all__ = ["LargeStepRisk", "spiked_rf_risk", "risk_vs_learning_rate"]
 

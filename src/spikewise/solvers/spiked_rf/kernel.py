@@ -58,6 +58,7 @@ from spikewise._gauss import chi2_rule, factorials, hermite_polynomials, normal_
 from spikewise._validation import InvalidParameterError, check_array, check_scalar
 from spikewise.solvers.spiked_rf.model import (
     SpikedRandomFeatures,
+    _check_model,
     _shifted_second_moment,
     mehler_gram,
     shifted_hermite,
@@ -93,15 +94,6 @@ class AdaptiveKernel:
     degree1: np.ndarray
     d: int
     params: dict = field(default_factory=dict, repr=False)
-
-
-def _check_model(model, owner):
-    if not isinstance(model, SpikedRandomFeatures):
-        raise InvalidParameterError(
-            f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. Got "
-            f"{type(model).__name__} instead."
-        )
-    model._require_rank_one(owner)
 
 
 def _unit_direction(direction, d, owner):
@@ -147,7 +139,7 @@ def adaptive_kernel(model: SpikedRandomFeatures, *, d, k=6, k_max=8, nodes=120,
     AdaptiveKernel
     """
     owner = "adaptive_kernel"
-    _check_model(model, owner)
+    _check_model(model, owner, rank_one=True)
     d = check_scalar(d, "d", owner, kind="int", lower=2)
     k = check_scalar(k, "k", owner, kind="int", lower=1, upper=50)
     k_max = check_scalar(k_max, "k_max", owner, kind="int", lower=0, upper=40)
@@ -179,7 +171,7 @@ def kernel_matrix(model: SpikedRandomFeatures, X, *, direction, n_types=64):
     estimates the kernel operator's eigenvalues.
     """
     owner = "kernel_matrix"
-    _check_model(model, owner)
+    _check_model(model, owner, rank_one=True)
     X = check_array(X, "X", owner, ndim=2)
     n, d = X.shape
     v = _unit_direction(direction, d, owner)
@@ -417,7 +409,7 @@ def kernel_sector(model: SpikedRandomFeatures, *, d, k=6, k_max=16, m_max=2, nod
     mode of inner-product kernels).
     """
     owner = "kernel_sector"
-    _check_model(model, owner)
+    _check_model(model, owner, rank_one=True)
     d = check_scalar(d, "d", owner, kind="int", lower=3)
     k_max = check_scalar(k_max, "k_max", owner, kind="int", lower=2, upper=30)
     m_max = check_scalar(m_max, "m_max", owner, kind="int", lower=1, upper=6)

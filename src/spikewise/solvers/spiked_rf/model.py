@@ -200,6 +200,17 @@ def _require_rank_one(rank, name, owner):
         )
 
 
+def _check_model(model, owner, *, rank_one=False):
+    """Raise unless ``model`` is a :class:`SpikedRandomFeatures` (of rank one when asked)."""
+    if not isinstance(model, SpikedRandomFeatures):
+        raise InvalidParameterError(
+            f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. Got "
+            f"{type(model).__name__} instead."
+        )
+    if rank_one:
+        model._require_rank_one(owner)
+
+
 def _scalar_or_vector(value, name, owner, *, lower):
     """A float (rank one) or a read-only 1-D array of at least two floats >= ``lower``."""
     if np.ndim(value) == 0:

@@ -93,9 +93,10 @@ import numpy as np
 from scipy.optimize import brentq
 
 from spikewise._gauss import factorials, hermite_polynomials, normal_rule, product_rule
-from spikewise._validation import ConvergenceError, InvalidParameterError, check_scalar
+from spikewise._validation import ConvergenceError, check_scalar
 from spikewise.solvers.spiked_rf.model import (
     SpikedRandomFeatures,
+    _check_model,
     _shifted_second_moment,
     shifted_hermite,
 )
@@ -408,12 +409,7 @@ def feature_spectrum(model: SpikedRandomFeatures, *, psi, phi, N, grid=400, n_ty
     FeatureSpectrum
     """
     owner = "feature_spectrum"
-    if not isinstance(model, SpikedRandomFeatures):
-        raise InvalidParameterError(
-            f"The 'model' parameter of {owner} must be a SpikedRandomFeatures. Got "
-            f"{type(model).__name__} instead."
-        )
-    model._require_rank_one(owner)
+    _check_model(model, owner, rank_one=True)
     psi = check_scalar(psi, "psi", owner, lower=0.0, lower_inclusive=False)
     phi = check_scalar(phi, "phi", owner, lower=0.0, lower_inclusive=False)
     N = check_scalar(N, "N", owner, kind="int", lower=1)
